@@ -1,0 +1,47 @@
+//! The storage layer's one error type.
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Config(String),
+    /// The row does not exist, or belongs to another tenant: callers can't tell which.
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Secret(#[from] secrets::SecretError),
+    /// A stored value this code can't read (an unknown status word, bad JSON).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True for a unique-constraint violation: the row already exists.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+impl From<domain::UnknownValue> for StoreError {
+    fn from(e: domain::UnknownValue) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+impl From<domain::InvalidId> for StoreError {
+    fn from(e: domain::InvalidId) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}

@@ -1,0 +1,256 @@
+//! The durable job queue: a `jobs` table both backends share.
+//!
+//! No crate offers "enqueue inside my own transaction" on SQLite and PostgreSQL alike, and
+//! that is the property everything rests on: a webhook's message row and the job that
+//! delivers it commit together or not at all (an outbox). The life of a job:
+//!
+//! 1. [`Queue::enqueue`] inserts it `ready` inside the caller's [`Tx`].
+//! 2. [`Queue::claim`] takes a batch in one `UPDATE … RETURNING`: state `running`, a lease,
+//!    and `attempt + 1`. The attempt number is the job's fencing token.
+//! 3. The worker runs it with no transaction open, then reports an [`Outcome`];
+//!    [`Queue::finish`] applies it only if the job is still `running` at that attempt, so
+//!    a worker whose lease expired (and whose job someone else took) changes nothing.
+//! 4. Failures go back to `ready` later (exponential backoff with jitter, or the delay the
+//!    job asked for), or to `dead` after the last attempt; dead jobs can be replayed.
+//!
+//! Two keys shape the claim. An **ordering key** (a conversation) lets at most one of its
+//! jobs run at a time, in id order, retries included. A **pacing key** (a location's GHL
+//! budget, a line's send rate) is skipped while a hold on it lasts.
+
+mod backoff;
+mod claim;
+mod dead;
+mod finish;
+mod listen;
+
+use std::time::Duration;
+
+pub use backoff::RetryPolicy;
+pub use dead::DeadJob;
+pub use domain::JobId;
+pub use finish::{Finished, Outcome};
+
+use crate::db::Db;
+use crate::error::StoreError;
+use crate::tx::Tx;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// Waiting for its `run_at`.
+    Ready,
+    /// Claimed by a worker whose lease runs until `lease_until`.
+    Running,
+    Done,
+    /// Out of attempts or failed permanently: in the dead-letter queue.
+    Dead,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 4] = [
+        JobState::Ready,
+        JobState::Running,
+        JobState::Done,
+        JobState::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Ready => "ready",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Dead => "dead",
+        }
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Run no earlier than this long from now.
+    pub delay: Duration,
+    pub ordering_key: Option<String>,
+    pub pacing_key: Option<String>,
+    /// Overrides the queue's default number of attempts.
+    pub max_attempts: Option<u32>,
+}
+
+impl NewJob {
+    pub fn new(kind: impl Into<String>, payload: serde_json::Value) -> Self {
+        Self {
+            kind: kind.into(),
+            payload,
+            delay: Duration::ZERO,
+            ordering_key: None,
+            pacing_key: None,
+            max_attempts: None,
+        }
+    }
+
+    /// Jobs with the same ordering key run one at a time, in enqueue order.
+    pub fn ordered_by(mut self, key: impl Into<String>) -> Self {
+        self.ordering_key = Some(key.into());
+        self
+    }
+
+    /// The budget this job spends; the claim skips it while the key is on hold.
+    pub fn paced_by(mut self, key: impl Into<String>) -> Self {
+        self.pacing_key = Some(key.into());
+        self
+    }
+
+    pub fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts.max(1));
+        self
+    }
+}
+
+/// A claimed job, as a worker sees it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// This run's attempt number, from 1. Also the fencing token for [`Queue::finish`].
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub ordering_key: Option<String>,
+    pub pacing_key: Option<String>,
+    pub lease_until_ms: i64,
+    pub created_at_ms: i64,
+}
+
+impl Job {
+    /// True when a failure of this run sends the job to the dead-letter queue.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+}
+
+/// The queue over a [`Db`].
+#[derive(Debug, Clone)]
+pub struct Queue {
+    db: Db,
+    retry: RetryPolicy,
+}
+
+impl Queue {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Uses `retry` for jobs that don't set their own number of attempts.
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Inserts a job inside the caller's transaction: it exists if and only if that
+    /// transaction commits.
+    pub async fn enqueue(&self, tx: &mut Tx, job: NewJob) -> Result<JobId, StoreError> {
+        let now = self.db.now_ms();
+        let delay = i64::try_from(job.delay.as_millis()).unwrap_or(i64::MAX / 4);
+        let max_attempts = job.max_attempts.unwrap_or(self.retry.max_attempts);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, payload, state, attempt, max_attempts, run_at, \
+             ordering_key, pacing_key, created_at, updated_at) \
+             VALUES ($1, $2, 'ready', 0, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(&job.kind)
+        .bind(job.payload.to_string())
+        .bind(i64::from(max_attempts))
+        .bind(now.saturating_add(delay))
+        .bind(job.ordering_key.as_deref())
+        .bind(job.pacing_key.as_deref())
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+        tx.mark_enqueued().await?;
+        metrics::counter!("switchboard_jobs_enqueued_total", "kind" => job.kind).increment(1);
+        Ok(JobId(id))
+    }
+
+    /// Enqueues one job in a transaction of its own.
+    pub async fn enqueue_now(&self, job: NewJob) -> Result<JobId, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let id = self.enqueue(&mut tx, job).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Holds a pacing key until `until_ms`: jobs carrying it are not claimed before then.
+    /// An earlier hold is extended, never shortened.
+    pub async fn hold_pacing_key(&self, key: &str, until_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO pacing_holds (pacing_key, until_ms) VALUES ($1, $2) \
+             ON CONFLICT (pacing_key) DO UPDATE SET until_ms = excluded.until_ms \
+             WHERE pacing_holds.until_ms < excluded.until_ms",
+        )
+        .bind(key)
+        .bind(until_ms)
+        .execute(self.db.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// How many jobs are in each state, by kind (`done` excluded: it only grows).
+    pub async fn depths(&self) -> Result<Vec<(String, JobState, i64)>, StoreError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT kind, state, COUNT(*) FROM jobs WHERE state <> 'done' GROUP BY kind, state",
+        )
+        .fetch_all(self.db.reader())
+        .await?;
+        rows.into_iter()
+            .map(|(kind, state, n)| Ok((kind, parse_state(&state)?, n)))
+            .collect()
+    }
+
+    /// A job's current state and attempt count, for tests and operators.
+    pub async fn state_of(&self, id: JobId) -> Result<(JobState, u32), StoreError> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT state, attempt FROM jobs WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(self.db.reader())
+                .await?;
+        let (state, attempt) = row.ok_or(StoreError::NotFound)?;
+        Ok((parse_state(&state)?, to_u32(attempt)))
+    }
+
+    /// Deletes finished jobs last touched before `before_ms`; returns how many.
+    pub async fn purge_done(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM jobs WHERE state = 'done' AND updated_at < $1")
+            .bind(before_ms)
+            .execute(self.db.writer())
+            .await?;
+        Ok(result.rows_affected())
+    }
+}
+
+fn parse_state(state: &str) -> Result<JobState, StoreError> {
+    JobState::ALL
+        .into_iter()
+        .find(|s| s.as_str() == state)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown job state {state:?}")))
+}
+
+fn to_u32(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,80 @@
+//! Agencies: the GHL companies that installed Switchboard.
+
+use domain::AgencyId;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::error::StoreError;
+use crate::store::Store;
+use crate::tx::Tx;
+
+/// An agency. Only the store builds these (see [`TenantScope`](crate::TenantScope)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Agency {
+    pub id: AgencyId,
+    pub name: String,
+    pub ghl_company_id: Option<String>,
+    pub status: String,
+    pub created_at_ms: i64,
+}
+
+impl Agency {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.try_get::<String, _>("id")?.parse()?,
+            name: row.try_get("name")?,
+            ghl_company_id: row.try_get("ghl_company_id")?,
+            status: row.try_get("status")?,
+            created_at_ms: row.try_get("created_at")?,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, name, ghl_company_id, status, created_at";
+
+impl Store {
+    /// Creates an agency, or returns the existing one with the same GHL company id, so a
+    /// repeated install doesn't make a second tenant.
+    pub async fn upsert_agency(
+        &self,
+        tx: &mut Tx,
+        name: &str,
+        ghl_company_id: Option<&str>,
+    ) -> Result<Agency, StoreError> {
+        let now = self.now_ms();
+        if let Some(company) = ghl_company_id {
+            let existing = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM agencies WHERE ghl_company_id = $1"
+            ))
+            .bind(company)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(row) = existing {
+                return Agency::from_row(&row);
+            }
+        }
+        let row = sqlx::query(&format!(
+            "INSERT INTO agencies (id, name, ghl_company_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4) RETURNING {COLUMNS}"
+        ))
+        .bind(AgencyId::new().as_str())
+        .bind(name)
+        .bind(ghl_company_id)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+        Agency::from_row(&row)
+    }
+
+    /// An agency by id, for operator tools and the sign-in path, which then derive a
+    /// scope from it.
+    pub async fn agency(&self, id: &AgencyId) -> Result<Agency, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM agencies WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.db().reader())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Agency::from_row(&row)
+    }
+}

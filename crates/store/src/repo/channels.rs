@@ -1,0 +1,159 @@
+//! Channels: provider lines connected to a location, with credentials sealed at rest.
+
+use std::collections::BTreeMap;
+
+use domain::{ChannelId, Provider};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use zeroize::Zeroizing;
+
+use super::{scope_filter, Location};
+use crate::error::StoreError;
+use crate::store::Store;
+use crate::tenant::TenantScope;
+use crate::tx::Tx;
+
+/// A channel. Credentials are not here: read them with [`Store::channel_credentials`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Channel {
+    pub id: ChannelId,
+    pub agency_id: domain::AgencyId,
+    pub location_id: domain::LocationId,
+    pub provider: Provider,
+    /// The line: an E.164 number or a provider account handle.
+    pub line: String,
+    /// Overrides the provider's API base URL (sandbox, regional endpoints).
+    pub api_base: Option<String>,
+    pub settings: serde_json::Value,
+    pub status: String,
+    pub created_at_ms: i64,
+}
+
+/// What a new channel needs.
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub provider: Provider,
+    pub line: String,
+    /// Provider credentials by key (`api_key_id`, `auth_token`, …); sealed as one value.
+    pub credentials: BTreeMap<String, String>,
+    pub api_base: Option<String>,
+    pub settings: serde_json::Value,
+}
+
+const COLUMNS: &str =
+    "id, agency_id, location_id, provider, line, api_base, settings, status, created_at";
+
+impl Channel {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let settings: String = row.try_get("settings")?;
+        Ok(Self {
+            id: row.try_get::<String, _>("id")?.parse()?,
+            agency_id: row.try_get::<String, _>("agency_id")?.parse()?,
+            location_id: row.try_get::<String, _>("location_id")?.parse()?,
+            provider: row.try_get::<String, _>("provider")?.parse()?,
+            line: row.try_get("line")?,
+            api_base: row.try_get("api_base")?,
+            settings: serde_json::from_str(&settings)?,
+            status: row.try_get("status")?,
+            created_at_ms: row.try_get("created_at")?,
+        })
+    }
+}
+
+fn credentials_context(id: &ChannelId) -> String {
+    format!("channel:{id}:credentials")
+}
+
+impl Store {
+    /// Connects a line to a location. The same provider line twice is a conflict.
+    pub async fn create_channel(
+        &self,
+        tx: &mut Tx,
+        location: &Location,
+        new: &NewChannel,
+    ) -> Result<Channel, StoreError> {
+        let id = ChannelId::new();
+        let credentials = Zeroizing::new(serde_json::to_string(&new.credentials)?);
+        let sealed = self
+            .keys()
+            .encrypt_str(&credentials, &credentials_context(&id));
+        let row = sqlx::query(&format!(
+            "INSERT INTO channels (id, agency_id, location_id, provider, line, credentials_enc, \
+             api_base, settings, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {COLUMNS}"
+        ))
+        .bind(id.as_str())
+        .bind(location.agency_id.as_str())
+        .bind(location.id.as_str())
+        .bind(new.provider.as_str())
+        .bind(&new.line)
+        .bind(sealed)
+        .bind(new.api_base.as_deref())
+        .bind(new.settings.to_string())
+        .bind(self.now_ms())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(StoreError::from)
+        .map_err(|e| {
+            if e.is_unique_violation() {
+                StoreError::Conflict(format!(
+                    "{} line {} is already connected",
+                    new.provider, new.line
+                ))
+            } else {
+                e
+            }
+        })?;
+        Channel::from_row(&row)
+    }
+
+    /// A channel within the scope, or `NotFound`.
+    pub async fn channel(
+        &self,
+        scope: &TenantScope,
+        id: &ChannelId,
+    ) -> Result<Channel, StoreError> {
+        let (agency, location) = scope.binds();
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM channels WHERE id = $1 AND {}",
+            scope_filter(2, 3)
+        ))
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(location)
+        .fetch_optional(self.db().reader())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Channel::from_row(&row)
+    }
+
+    /// The channel a provider webhook URL names, before any scope exists: the webhook
+    /// handler verifies the signature with this channel's secret and only then acts
+    /// within its location.
+    pub async fn channel_for_webhook(&self, id: &ChannelId) -> Result<Channel, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.db().reader())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Channel::from_row(&row)
+    }
+
+    /// A channel's credentials, opened.
+    pub async fn channel_credentials(
+        &self,
+        channel: &Channel,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let sealed: String =
+            sqlx::query_scalar("SELECT credentials_enc FROM channels WHERE id = $1")
+                .bind(channel.id.as_str())
+                .fetch_optional(self.db().reader())
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        let json = self
+            .keys()
+            .decrypt_str(&sealed, &credentials_context(&channel.id))?;
+        Ok(serde_json::from_str(&json)?)
+    }
+}

@@ -1,0 +1,218 @@
+//! Contacts, their conversations with a location, and their consent.
+
+use domain::{ChannelId, ConsentEventId, ContactId, ConversationId};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{scope_filter, Channel};
+use crate::error::StoreError;
+use crate::store::Store;
+use crate::tenant::TenantScope;
+use crate::tx::Tx;
+
+/// A person a location talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Contact {
+    pub id: ContactId,
+    pub location_id: domain::LocationId,
+    pub ghl_contact_id: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name: String,
+    /// Opted out: may receive nothing but the opt-out confirmation.
+    pub opted_out: bool,
+}
+
+/// A conversation between a location's channel and a contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub location_id: domain::LocationId,
+    pub contact_id: ContactId,
+    pub channel_id: ChannelId,
+    pub ghl_conversation_id: Option<String>,
+    pub ai_enabled: bool,
+}
+
+/// A consent change to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentChange {
+    OptOut,
+    OptIn,
+}
+
+const CONTACT_COLUMNS: &str = "id, location_id, ghl_contact_id, phone, email, name, opted_out";
+const CONVERSATION_COLUMNS: &str =
+    "id, location_id, contact_id, channel_id, ghl_conversation_id, ai_enabled";
+
+impl Contact {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.try_get::<String, _>("id")?.parse()?,
+            location_id: row.try_get::<String, _>("location_id")?.parse()?,
+            ghl_contact_id: row.try_get("ghl_contact_id")?,
+            phone: row.try_get("phone")?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            opted_out: row.try_get::<i64, _>("opted_out")? != 0,
+        })
+    }
+}
+
+impl Conversation {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.try_get::<String, _>("id")?.parse()?,
+            location_id: row.try_get::<String, _>("location_id")?.parse()?,
+            contact_id: row.try_get::<String, _>("contact_id")?.parse()?,
+            channel_id: row.try_get::<String, _>("channel_id")?.parse()?,
+            ghl_conversation_id: row.try_get("ghl_conversation_id")?,
+            ai_enabled: row.try_get::<i64, _>("ai_enabled")? != 0,
+        })
+    }
+}
+
+impl Store {
+    /// The contact with this phone number at the channel's location, created if new.
+    pub async fn contact_for_phone(
+        &self,
+        tx: &mut Tx,
+        channel: &Channel,
+        phone: &str,
+    ) -> Result<Contact, StoreError> {
+        let now = self.now_ms();
+        sqlx::query(
+            "INSERT INTO contacts (id, agency_id, location_id, phone, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (location_id, phone) DO NOTHING",
+        )
+        .bind(ContactId::new().as_str())
+        .bind(channel.agency_id.as_str())
+        .bind(channel.location_id.as_str())
+        .bind(phone)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE location_id = $1 AND phone = $2"
+        ))
+        .bind(channel.location_id.as_str())
+        .bind(phone)
+        .fetch_one(&mut **tx)
+        .await?;
+        Contact::from_row(&row)
+    }
+
+    /// A contact within the scope, or `NotFound`.
+    pub async fn contact(
+        &self,
+        scope: &TenantScope,
+        id: &ContactId,
+    ) -> Result<Contact, StoreError> {
+        let (agency, location) = scope.binds();
+        let row = sqlx::query(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1 AND {}",
+            scope_filter(2, 3)
+        ))
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(location)
+        .fetch_optional(self.db().reader())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Contact::from_row(&row)
+    }
+
+    /// The conversation between a channel and a contact, created if new.
+    pub async fn conversation_for(
+        &self,
+        tx: &mut Tx,
+        channel: &Channel,
+        contact: &Contact,
+    ) -> Result<Conversation, StoreError> {
+        let now = self.now_ms();
+        sqlx::query(
+            "INSERT INTO conversations (id, agency_id, location_id, contact_id, channel_id, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (channel_id, contact_id) DO NOTHING",
+        )
+        .bind(ConversationId::new().as_str())
+        .bind(channel.agency_id.as_str())
+        .bind(channel.location_id.as_str())
+        .bind(contact.id.as_str())
+        .bind(channel.id.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE channel_id = $1 AND contact_id = $2"
+        ))
+        .bind(channel.id.as_str())
+        .bind(contact.id.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+        Conversation::from_row(&row)
+    }
+
+    /// Records a consent change and applies it to the contact, in the caller's
+    /// transaction: the flag and its log entry never disagree.
+    pub async fn record_consent(
+        &self,
+        tx: &mut Tx,
+        scope: &TenantScope,
+        contact: &ContactId,
+        change: ConsentChange,
+        source: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let (agency, location) = scope.binds();
+        let now = self.now_ms();
+        let opted_out = change == ConsentChange::OptOut;
+        let updated = sqlx::query(&format!(
+            "UPDATE contacts SET opted_out = $1, updated_at = $2 WHERE id = $3 AND {}",
+            scope_filter(4, 5)
+        ))
+        .bind(i64::from(opted_out))
+        .bind(now)
+        .bind(contact.as_str())
+        .bind(agency)
+        .bind(location)
+        .execute(&mut **tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "INSERT INTO consent_events (id, agency_id, location_id, contact_id, kind, source, detail, at) \
+             SELECT $1, agency_id, location_id, id, $2, $3, $4, $5 FROM contacts WHERE id = $6",
+        )
+        .bind(ConsentEventId::new().as_str())
+        .bind(if opted_out { "opt_out" } else { "opt_in" })
+        .bind(source)
+        .bind(detail)
+        .bind(now)
+        .bind(contact.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A contact's consent log, oldest first: `(kind, source, at_ms)`.
+    pub async fn consent_log(
+        &self,
+        scope: &TenantScope,
+        contact: &ContactId,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let (agency, location) = scope.binds();
+        Ok(sqlx::query_as(&format!(
+            "SELECT kind, source, at FROM consent_events WHERE contact_id = $1 AND {} ORDER BY at, id",
+            scope_filter(2, 3)
+        ))
+        .bind(contact.as_str())
+        .bind(agency)
+        .bind(location)
+        .fetch_all(self.db().reader())
+        .await?)
+    }
+}

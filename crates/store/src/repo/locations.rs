@@ -1,0 +1,215 @@
+//! Locations: GHL sub-accounts, with their OAuth tokens sealed at rest.
+
+use domain::LocationId;
+use secrecy::SecretString;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::Agency;
+use crate::error::StoreError;
+use crate::store::Store;
+use crate::tenant::TenantScope;
+use crate::tx::Tx;
+
+/// A location. Tokens are not here: read them with [`Store::location_tokens`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Location {
+    pub id: LocationId,
+    pub agency_id: domain::AgencyId,
+    pub ghl_location_id: String,
+    pub name: String,
+    pub time_zone: Option<String>,
+    pub conversation_provider_id: Option<String>,
+    pub status: String,
+    pub created_at_ms: i64,
+}
+
+/// What a new location needs.
+#[derive(Debug, Clone, Default)]
+pub struct NewLocation {
+    pub ghl_location_id: String,
+    pub name: String,
+    pub time_zone: Option<String>,
+    pub conversation_provider_id: Option<String>,
+}
+
+/// A location's OAuth tokens, opened.
+#[derive(Debug)]
+pub struct LocationTokens {
+    pub access_token: SecretString,
+    pub refresh_token: SecretString,
+    pub expires_at_ms: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, agency_id, ghl_location_id, name, time_zone, conversation_provider_id, status, created_at";
+
+impl Location {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.try_get::<String, _>("id")?.parse()?,
+            agency_id: row.try_get::<String, _>("agency_id")?.parse()?,
+            ghl_location_id: row.try_get("ghl_location_id")?,
+            name: row.try_get("name")?,
+            time_zone: row.try_get("time_zone")?,
+            conversation_provider_id: row.try_get("conversation_provider_id")?,
+            status: row.try_get("status")?,
+            created_at_ms: row.try_get("created_at")?,
+        })
+    }
+}
+
+fn token_context(id: &LocationId, which: &str) -> String {
+    format!("location:{id}:{which}")
+}
+
+impl Store {
+    /// Adds a location to an agency. A GHL location id already registered is a conflict.
+    pub async fn create_location(
+        &self,
+        tx: &mut Tx,
+        agency: &Agency,
+        new: &NewLocation,
+    ) -> Result<Location, StoreError> {
+        let now = self.now_ms();
+        let row = sqlx::query(&format!(
+            "INSERT INTO locations (id, agency_id, ghl_location_id, name, time_zone, \
+             conversation_provider_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
+        ))
+        .bind(LocationId::new().as_str())
+        .bind(agency.id.as_str())
+        .bind(&new.ghl_location_id)
+        .bind(&new.name)
+        .bind(new.time_zone.as_deref())
+        .bind(new.conversation_provider_id.as_deref())
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(StoreError::from)
+        .map_err(|e| {
+            if e.is_unique_violation() {
+                StoreError::Conflict(format!(
+                    "GHL location {} is already registered",
+                    new.ghl_location_id
+                ))
+            } else {
+                e
+            }
+        })?;
+        Location::from_row(&row)
+    }
+
+    /// A location within the scope, or `NotFound` (also for another tenant's location).
+    pub async fn location(
+        &self,
+        scope: &TenantScope,
+        id: &LocationId,
+    ) -> Result<Location, StoreError> {
+        let (agency, only) = scope.binds();
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM locations WHERE id = $1 AND agency_id = $2 AND ($3 IS NULL OR id = $3)"
+        ))
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(only)
+        .fetch_optional(self.db().reader())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Location::from_row(&row)
+    }
+
+    /// The locations the scope can see, oldest first.
+    pub async fn locations(&self, scope: &TenantScope) -> Result<Vec<Location>, StoreError> {
+        let (agency, only) = scope.binds();
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM locations WHERE agency_id = $1 AND ($2 IS NULL OR id = $2) ORDER BY id"
+        ))
+        .bind(agency)
+        .bind(only)
+        .fetch_all(self.db().reader())
+        .await?;
+        rows.iter().map(Location::from_row).collect()
+    }
+
+    /// The location GHL knows by `ghl_location_id`. Used where GHL itself names the
+    /// location in a signed webhook; the caller then scopes to it.
+    pub async fn location_by_ghl_id(&self, ghl_location_id: &str) -> Result<Location, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM locations WHERE ghl_location_id = $1"
+        ))
+        .bind(ghl_location_id)
+        .fetch_optional(self.db().reader())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Location::from_row(&row)
+    }
+
+    /// Stores a location's OAuth tokens, sealed under the current key.
+    pub async fn set_location_tokens(
+        &self,
+        tx: &mut Tx,
+        scope: &TenantScope,
+        id: &LocationId,
+        access_token: &str,
+        refresh_token: &str,
+        expires_at_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (agency, only) = scope.binds();
+        let result = sqlx::query(
+            "UPDATE locations SET access_token_enc = $1, refresh_token_enc = $2, \
+             token_expires_at = $3, updated_at = $4 \
+             WHERE id = $5 AND agency_id = $6 AND ($7 IS NULL OR id = $7)",
+        )
+        .bind(
+            self.keys()
+                .encrypt_str(access_token, &token_context(id, "access_token")),
+        )
+        .bind(
+            self.keys()
+                .encrypt_str(refresh_token, &token_context(id, "refresh_token")),
+        )
+        .bind(expires_at_ms)
+        .bind(self.now_ms())
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(only)
+        .execute(&mut **tx)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// A location's OAuth tokens, opened. `NotFound` if the location has none.
+    pub async fn location_tokens(
+        &self,
+        scope: &TenantScope,
+        id: &LocationId,
+    ) -> Result<LocationTokens, StoreError> {
+        let (agency, only) = scope.binds();
+        let row: Option<(Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT access_token_enc, refresh_token_enc, token_expires_at FROM locations \
+             WHERE id = $1 AND agency_id = $2 AND ($3 IS NULL OR id = $3)",
+        )
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(only)
+        .fetch_optional(self.db().reader())
+        .await?;
+        let Some((Some(access), Some(refresh), expires_at_ms)) = row else {
+            return Err(StoreError::NotFound);
+        };
+        let open = |sealed: &str, which: &str| -> Result<SecretString, StoreError> {
+            let text = self.keys().decrypt_str(sealed, &token_context(id, which))?;
+            Ok(SecretString::from(text.as_str()))
+        };
+        Ok(LocationTokens {
+            access_token: open(&access, "access_token")?,
+            refresh_token: open(&refresh, "refresh_token")?,
+            expires_at_ms,
+        })
+    }
+}

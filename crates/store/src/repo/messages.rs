@@ -1,0 +1,255 @@
+//! Messages and their timelines.
+
+use domain::{Actor, Direction, MessageEventId, MessageId, MessageStatus};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{scope_filter, Conversation};
+use crate::error::StoreError;
+use crate::store::Store;
+use crate::tenant::TenantScope;
+use crate::tx::Tx;
+
+/// One message, inbound or outbound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Message {
+    pub id: MessageId,
+    pub location_id: domain::LocationId,
+    pub conversation_id: domain::ConversationId,
+    pub channel_id: domain::ChannelId,
+    pub direction: Direction,
+    pub actor: Actor,
+    pub body: String,
+    /// Attachment URLs.
+    pub attachments: Vec<String>,
+    pub status: MessageStatus,
+    pub error: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub ghl_message_id: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub direction: Direction,
+    pub actor: Actor,
+    pub body: String,
+    pub attachments: Vec<String>,
+    pub status: MessageStatus,
+    pub provider_message_id: Option<String>,
+    pub ghl_message_id: Option<String>,
+}
+
+/// One entry of a message's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageEvent {
+    pub id: MessageEventId,
+    pub kind: String,
+    pub detail: serde_json::Value,
+    pub at_ms: i64,
+}
+
+const COLUMNS: &str = "id, location_id, conversation_id, channel_id, direction, actor, body, \
+     attachments, status, error, provider_message_id, ghl_message_id, created_at";
+
+impl Message {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let attachments: String = row.try_get("attachments")?;
+        Ok(Self {
+            id: row.try_get::<String, _>("id")?.parse()?,
+            location_id: row.try_get::<String, _>("location_id")?.parse()?,
+            conversation_id: row.try_get::<String, _>("conversation_id")?.parse()?,
+            channel_id: row.try_get::<String, _>("channel_id")?.parse()?,
+            direction: row.try_get::<String, _>("direction")?.parse()?,
+            actor: row.try_get::<String, _>("actor")?.parse()?,
+            body: row.try_get("body")?,
+            attachments: serde_json::from_str(&attachments)?,
+            status: row.try_get::<String, _>("status")?.parse()?,
+            error: row.try_get("error")?,
+            provider_message_id: row.try_get("provider_message_id")?,
+            ghl_message_id: row.try_get("ghl_message_id")?,
+            created_at_ms: row.try_get("created_at")?,
+        })
+    }
+}
+
+impl Store {
+    /// Stores a message in a conversation, with a first timeline entry `created`.
+    ///
+    /// Returns `None` when a message with the same provider id (per channel) or GHL id
+    /// (per location) already exists: the duplicate webhook is acknowledged and nothing
+    /// is stored twice. Callers enqueue the message's job only when this returns `Some`,
+    /// in the same transaction.
+    pub async fn insert_message(
+        &self,
+        tx: &mut Tx,
+        conversation: &Conversation,
+        agency_id: &domain::AgencyId,
+        new: &NewMessage,
+    ) -> Result<Option<Message>, StoreError> {
+        let now = self.now_ms();
+        let row = sqlx::query(&format!(
+            "INSERT INTO messages (id, agency_id, location_id, conversation_id, channel_id, \
+             direction, actor, body, attachments, status, provider_message_id, ghl_message_id, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
+             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+        ))
+        .bind(MessageId::new().as_str())
+        .bind(agency_id.as_str())
+        .bind(conversation.location_id.as_str())
+        .bind(conversation.id.as_str())
+        .bind(conversation.channel_id.as_str())
+        .bind(new.direction.as_str())
+        .bind(new.actor.as_str())
+        .bind(&new.body)
+        .bind(serde_json::to_string(&new.attachments)?)
+        .bind(new.status.as_str())
+        .bind(new.provider_message_id.as_deref())
+        .bind(new.ghl_message_id.as_deref())
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let message = Message::from_row(&row)?;
+        self.append_message_event(
+            tx,
+            agency_id,
+            &message.id,
+            "created",
+            serde_json::json!({
+                "direction": new.direction, "actor": new.actor, "status": new.status,
+            }),
+        )
+        .await?;
+        Ok(Some(message))
+    }
+
+    /// A message within the scope, or `NotFound`.
+    pub async fn message(
+        &self,
+        scope: &TenantScope,
+        id: &MessageId,
+    ) -> Result<Message, StoreError> {
+        let (agency, location) = scope.binds();
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE id = $1 AND {}",
+            scope_filter(2, 3)
+        ))
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(location)
+        .fetch_optional(self.db().reader())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Message::from_row(&row)
+    }
+
+    /// Moves a message's status forward (see [`MessageStatus::advance`]) and logs the
+    /// change on its timeline. Returns the new status, or `None` when the report was late
+    /// or a duplicate and changed nothing.
+    pub async fn advance_message_status(
+        &self,
+        tx: &mut Tx,
+        message: &Message,
+        agency_id: &domain::AgencyId,
+        report: MessageStatus,
+        error: Option<&str>,
+    ) -> Result<Option<MessageStatus>, StoreError> {
+        let current: String =
+            sqlx::query_scalar("SELECT status FROM messages WHERE id = $1 AND agency_id = $2")
+                .bind(message.id.as_str())
+                .bind(agency_id.as_str())
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        let current: MessageStatus = current.parse()?;
+        let Some(next) = current.advance(report) else {
+            return Ok(None);
+        };
+        let now = self.now_ms();
+        let stamp = match next {
+            MessageStatus::Sent => "sent_at",
+            MessageStatus::Delivered => "delivered_at",
+            MessageStatus::Read => "read_at",
+            MessageStatus::Failed => "failed_at",
+            MessageStatus::Pending => "updated_at",
+        };
+        sqlx::query(&format!(
+            "UPDATE messages SET status = $1, error = COALESCE($2, error), {stamp} = $3, updated_at = $3 \
+             WHERE id = $4 AND status = $5"
+        ))
+        .bind(next.as_str())
+        .bind(error)
+        .bind(now)
+        .bind(message.id.as_str())
+        .bind(current.as_str())
+        .execute(&mut **tx)
+        .await?;
+        self.append_message_event(
+            tx,
+            agency_id,
+            &message.id,
+            "status",
+            serde_json::json!({
+                "from": current, "to": next, "error": error,
+            }),
+        )
+        .await?;
+        Ok(Some(next))
+    }
+
+    /// Adds an entry to a message's timeline.
+    pub async fn append_message_event(
+        &self,
+        tx: &mut Tx,
+        agency_id: &domain::AgencyId,
+        message: &MessageId,
+        kind: &str,
+        detail: serde_json::Value,
+    ) -> Result<MessageEventId, StoreError> {
+        let id = MessageEventId::new();
+        sqlx::query(
+            "INSERT INTO message_events (id, agency_id, message_id, kind, detail, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.as_str())
+        .bind(agency_id.as_str())
+        .bind(message.as_str())
+        .bind(kind)
+        .bind(detail.to_string())
+        .bind(self.now_ms())
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// A message's timeline, oldest first; `NotFound` outside the scope.
+    pub async fn message_timeline(
+        &self,
+        scope: &TenantScope,
+        message: &MessageId,
+    ) -> Result<Vec<MessageEvent>, StoreError> {
+        // Resolving the message first makes another tenant's id a 404, not an empty list.
+        self.message(scope, message).await?;
+        let rows = sqlx::query(
+            "SELECT id, kind, detail, at FROM message_events WHERE message_id = $1 ORDER BY at, id",
+        )
+        .bind(message.as_str())
+        .fetch_all(self.db().reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let detail: String = row.try_get("detail")?;
+                Ok(MessageEvent {
+                    id: row.try_get::<String, _>("id")?.parse()?,
+                    kind: row.try_get("kind")?,
+                    detail: serde_json::from_str(&detail)?,
+                    at_ms: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+}

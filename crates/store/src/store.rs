@@ -1,0 +1,44 @@
+//! [`Store`]: the database, the key ring and the queue, handed around as one value.
+
+use secrets::KeyRing;
+
+use crate::db::Db;
+use crate::error::StoreError;
+use crate::queue::Queue;
+use crate::tx::Tx;
+
+/// Everything persistent. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+    keys: KeyRing,
+    queue: Queue,
+}
+
+impl Store {
+    pub fn new(db: Db, keys: KeyRing) -> Self {
+        let queue = Queue::new(db.clone());
+        Self { db, keys, queue }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Begins a write transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.db.begin().await
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.db.now_ms()
+    }
+}

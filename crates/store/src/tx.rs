@@ -1,0 +1,98 @@
+//! A write transaction that knows whether it enqueued jobs, so committing it wakes the
+//! workers at once instead of at their next poll.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use sqlx::{Any, Transaction};
+use tokio::sync::Notify;
+
+use crate::db::Backend;
+use crate::error::StoreError;
+
+/// The PostgreSQL channel on which commits that enqueued jobs are announced.
+pub(crate) const JOBS_CHANNEL: &str = "switchboard_jobs";
+
+/// Wakes this process's workers. Other processes hear PostgreSQL `NOTIFY`.
+#[derive(Debug, Clone, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    /// Wakes every worker currently waiting.
+    pub fn wake(&self) {
+        self.0.notify_waiters();
+    }
+
+    pub(crate) fn notify(&self) -> &Notify {
+        &self.0
+    }
+}
+
+/// A write transaction. Use it like a `sqlx::Transaction` (`&mut *tx` is an executor);
+/// finish it with [`Tx::commit`]. Dropped without commit, it rolls back, and the jobs it
+/// enqueued vanish with it.
+#[derive(Debug)]
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    backend: Backend,
+    wake: Wake,
+    enqueued: bool,
+}
+
+impl Tx {
+    pub(crate) fn new(inner: Transaction<'static, Any>, backend: Backend, wake: Wake) -> Self {
+        Self {
+            inner,
+            backend,
+            wake,
+            enqueued: false,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Records that this transaction enqueued a job. On PostgreSQL the `NOTIFY` is sent
+    /// inside the transaction: PostgreSQL delivers it only if the transaction commits.
+    pub(crate) async fn mark_enqueued(&mut self) -> Result<(), StoreError> {
+        if !self.enqueued {
+            self.enqueued = true;
+            if self.backend == Backend::Postgres {
+                sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(JOBS_CHANNEL)
+                    .execute(&mut *self.inner)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits, then wakes this process's workers if jobs were enqueued.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.inner.commit().await?;
+        if self.enqueued {
+            self.wake.wake();
+        }
+        Ok(())
+    }
+
+    /// Rolls back explicitly (dropping does the same).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.inner.rollback().await?;
+        Ok(())
+    }
+}
+
+impl Deref for Tx {
+    type Target = <Any as sqlx::Database>::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}

@@ -1,0 +1,22 @@
+//! Storage integration tests, on SQLite or on the PostgreSQL named by
+//! `SWITCHBOARD_TEST_DATABASE_URL` (see `store::testing`).
+#![allow(clippy::unwrap_used)]
+
+mod migrations;
+mod pool;
+mod queue;
+mod repo;
+
+use std::time::Duration;
+
+/// Polls `done` until it is true, failing the test after `limit`.
+pub async fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
