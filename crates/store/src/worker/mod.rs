@@ -38,6 +38,8 @@ pub struct WorkerOptions {
     pub shutdown_grace: Duration,
     /// Most jobs taken by one claim.
     pub claim_batch: usize,
+    /// How long finished jobs are kept (for timelines and audits) before they are purged.
+    pub done_retention: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -48,6 +50,7 @@ impl Default for WorkerOptions {
             idle_poll: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(30),
             claim_batch: 128,
+            done_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -64,6 +67,9 @@ pub struct PoolReport {
     /// Outcomes refused because the lease had been lost.
     pub stale: u64,
 }
+
+/// How often a pool deletes finished jobs past their retention.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// Jobs this process is running: attempt (for lease extension) and how to abort.
 type InFlight = Arc<Mutex<HashMap<JobId, (u32, AbortHandle)>>>;
@@ -160,6 +166,7 @@ impl WorkerPool {
     ) -> Result<(), StoreError> {
         let wake = self.queue.db().wake().clone();
         let mut last_reclaim = Instant::now() - self.options.idle_poll;
+        let mut last_purge: Option<Instant> = None;
         loop {
             // Wait for a free slot (or shutdown), then take as many as are free.
             let first = tokio::select! {
@@ -182,6 +189,10 @@ impl WorkerPool {
                 last_reclaim = Instant::now();
                 if let Err(e) = self.queue.reclaim_expired().await {
                     tracing::warn!(error = %e, "reclaiming expired leases failed");
+                }
+                if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                    last_purge = Some(Instant::now());
+                    self.purge_done().await;
                 }
             }
             let jobs = match self
@@ -214,6 +225,17 @@ impl WorkerPool {
             for (job, permit) in jobs.into_iter().zip(permits.drain(..)) {
                 self.start(job, permit, in_flight, report_tx);
             }
+        }
+    }
+
+    async fn purge_done(&self) {
+        let retention =
+            i64::try_from(self.options.done_retention.as_millis()).unwrap_or(i64::MAX / 4);
+        let before = self.queue.db().now_ms().saturating_sub(retention);
+        match self.queue.purge_done(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "purged finished jobs past retention"),
+            Err(e) => tracing::warn!(error = %e, "purging finished jobs failed"),
         }
     }
 

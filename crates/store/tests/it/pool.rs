@@ -20,6 +20,7 @@ fn options(concurrency: usize) -> WorkerOptions {
         idle_poll: Duration::from_millis(200),
         shutdown_grace: Duration::from_secs(5),
         claim_batch: 64,
+        ..WorkerOptions::default()
     }
 }
 

@@ -1,0 +1,13 @@
+//! Switchboard's server: the HTTP face (health, metrics, and — as they land — webhooks,
+//! the API and the dashboard), the job handlers, and [`run`], which starts the HTTP
+//! server and the worker pool in one process and stops them gracefully.
+#![forbid(unsafe_code)]
+
+pub mod http;
+pub mod jobs;
+pub mod metrics;
+mod run;
+mod state;
+
+pub use run::{run, Roles};
+pub use state::AppState;
