@@ -191,9 +191,14 @@ async fn complete_chunk<'a>(
         .map(|i| format!("(${}, ${})", 2 + 2 * i, 3 + 2 * i))
         .collect::<Vec<_>>()
         .join(", ");
+    // A join against VALUES lets PostgreSQL look each row up by primary key; a row-value
+    // `IN (VALUES …)` made it scan the table. (A CTE names the columns on both backends.)
     let sql = format!(
-        "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1 \
-         WHERE state = 'running' AND (id, attempt) IN (VALUES {pairs}) RETURNING id"
+        "WITH finished (id, attempt) AS (VALUES {pairs}) \
+         UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1 \
+         FROM finished \
+         WHERE jobs.id = finished.id AND jobs.attempt = finished.attempt \
+         AND jobs.state = 'running' RETURNING jobs.id"
     );
     let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(now);
     for job in &jobs {

@@ -188,6 +188,64 @@ impl Queue {
         Ok(JobId(id))
     }
 
+    /// Inserts many jobs inside the caller's transaction with multi-row statements (a
+    /// campaign's sends, a backfill): far fewer round trips than one `enqueue` per job.
+    /// Returns their ids in the order given.
+    pub async fn enqueue_many(
+        &self,
+        tx: &mut Tx,
+        jobs: &[NewJob],
+    ) -> Result<Vec<JobId>, StoreError> {
+        const ROWS_PER_STATEMENT: usize = 100;
+        let now = self.db.now_ms();
+        let mut ids = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+            let rows = (0..chunk.len())
+                .map(|i| {
+                    let p = 2 + i * 6;
+                    format!(
+                        "(${p}, ${}, 'ready', 0, ${}, ${}, ${}, ${}, $1, $1)",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO jobs (kind, payload, state, attempt, max_attempts, run_at, \
+                 ordering_key, pacing_key, created_at, updated_at) VALUES {rows} RETURNING id"
+            );
+            let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(now);
+            for job in chunk {
+                let delay = i64::try_from(job.delay.as_millis()).unwrap_or(i64::MAX / 4);
+                query = query
+                    .bind(job.kind.as_str())
+                    .bind(job.payload.to_string())
+                    .bind(i64::from(
+                        job.max_attempts.unwrap_or(self.retry.max_attempts),
+                    ))
+                    .bind(now.saturating_add(delay))
+                    .bind(job.ordering_key.as_deref())
+                    .bind(job.pacing_key.as_deref());
+            }
+            let mut chunk_ids = query.fetch_all(&mut **tx).await?;
+            // Both backends number the rows of one INSERT in VALUES order.
+            chunk_ids.sort_unstable();
+            ids.extend(chunk_ids.into_iter().map(JobId));
+            for job in chunk {
+                metrics::counter!("switchboard_jobs_enqueued_total", "kind" => job.kind.clone())
+                    .increment(1);
+            }
+        }
+        if !jobs.is_empty() {
+            tx.mark_enqueued().await?;
+        }
+        Ok(ids)
+    }
+
     /// Enqueues one job in a transaction of its own.
     pub async fn enqueue_now(&self, job: NewJob) -> Result<JobId, StoreError> {
         let mut tx = self.db.begin().await?;

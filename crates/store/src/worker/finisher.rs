@@ -1,11 +1,11 @@
 //! Commits job outcomes in batches: one transaction, one fsync, for every outcome that
 //! arrived while the previous batch was committing.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::{InFlight, PoolReport};
+use super::{InFlight, Observer, PoolReport};
 use crate::queue::{Finished, Job, Outcome, Queue};
 
 /// Most outcomes committed in one transaction.
@@ -16,15 +16,17 @@ const MAX_BATCH: usize = 512;
 pub(super) struct Report {
     job: Job,
     outcome: Outcome,
+    claimed_at: Instant,
     ran_for: Duration,
 }
 
 impl Report {
-    pub(super) fn new(job: Job, outcome: Outcome, ran_for: Duration) -> Self {
+    pub(super) fn new(job: Job, outcome: Outcome, claimed_at: Instant, started: Instant) -> Self {
         Self {
             job,
             outcome,
-            ran_for,
+            claimed_at,
+            ran_for: started.elapsed(),
         }
     }
 }
@@ -33,6 +35,7 @@ pub(super) struct Finisher {
     queue: Queue,
     in_flight: InFlight,
     reports: mpsc::UnboundedReceiver<Report>,
+    observer: Option<Observer>,
     totals: PoolReport,
 }
 
@@ -41,11 +44,13 @@ impl Finisher {
         queue: Queue,
         in_flight: InFlight,
         reports: mpsc::UnboundedReceiver<Report>,
+        observer: Option<Observer>,
     ) -> Self {
         Self {
             queue,
             in_flight,
             reports,
+            observer,
             totals: PoolReport::default(),
         }
     }
@@ -89,6 +94,9 @@ impl Finisher {
             }
         }
         for (report, result) in batch.drain(..).zip(results) {
+            if let Some(observer) = &self.observer {
+                observer(&report.job, result, report.claimed_at.elapsed());
+            }
             let outcome = match result {
                 Finished::Done => {
                     self.totals.completed += 1;

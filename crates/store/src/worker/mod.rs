@@ -21,7 +21,7 @@ use tokio::task::AbortHandle;
 pub use handlers::Handlers;
 
 use crate::error::StoreError;
-use crate::queue::{Job, JobId, Outcome, Queue};
+use crate::queue::{Finished, Job, JobId, Outcome, Queue};
 use finisher::{Finisher, Report};
 
 /// How a pool runs.
@@ -74,12 +74,25 @@ const PURGE_EVERY: Duration = Duration::from_secs(600);
 /// Jobs this process is running: attempt (for lease extension) and how to abort.
 type InFlight = Arc<Mutex<HashMap<JobId, (u32, AbortHandle)>>>;
 
+/// Called once per committed outcome with the job, what became of it, and the time from
+/// its claim to the commit of its outcome. For benchmarks and tests.
+pub type Observer = Arc<dyn Fn(&Job, Finished, Duration) + Send + Sync>;
+
 /// Runs jobs from a [`Queue`] with the given [`Handlers`].
-#[derive(Debug)]
 pub struct WorkerPool {
     queue: Queue,
     handlers: Arc<Handlers>,
     options: WorkerOptions,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for WorkerPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerPool")
+            .field("handlers", &self.handlers)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WorkerPool {
@@ -88,7 +101,14 @@ impl WorkerPool {
             queue,
             handlers: Arc::new(handlers),
             options,
+            observer: None,
         }
+    }
+
+    /// Calls `observer` for every committed outcome.
+    pub fn observe(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Runs until `shutdown` completes, then drains as described in the module docs.
@@ -102,8 +122,15 @@ impl WorkerPool {
         let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
         let in_flight: InFlight = Arc::default();
         let (report_tx, report_rx) = mpsc::unbounded_channel::<Report>();
-        let finisher =
-            tokio::spawn(Finisher::new(self.queue.clone(), in_flight.clone(), report_rx).run());
+        let finisher = tokio::spawn(
+            Finisher::new(
+                self.queue.clone(),
+                in_flight.clone(),
+                report_rx,
+                self.observer.clone(),
+            )
+            .run(),
+        );
         let heartbeat = tokio::spawn(heartbeat(
             self.queue.clone(),
             in_flight.clone(),
@@ -190,6 +217,9 @@ impl WorkerPool {
                 if let Err(e) = self.queue.reclaim_expired().await {
                     tracing::warn!(error = %e, "reclaiming expired leases failed");
                 }
+                if let Err(e) = self.queue.refresh_statistics().await {
+                    tracing::warn!(error = %e, "refreshing queue statistics failed");
+                }
                 if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
                     last_purge = Some(Instant::now());
                     self.purge_done().await;
@@ -265,7 +295,12 @@ impl WorkerPool {
     ) {
         let Some(handler) = self.handlers.get(&job.kind) else {
             // Only kinds with handlers are claimed; this is a bug, not bad input.
-            let _ = report_tx.send(Report::new(job, Outcome::Released, Duration::ZERO));
+            let _ = report_tx.send(Report::new(
+                job,
+                Outcome::Released,
+                Instant::now(),
+                Instant::now(),
+            ));
             return;
         };
         let report_tx = report_tx.clone();
@@ -278,6 +313,7 @@ impl WorkerPool {
         if let Ok(mut map) = in_flight.lock() {
             map.insert(id, (attempt, abort));
         }
+        let claimed_at = Instant::now();
         tokio::spawn(async move {
             let started = Instant::now();
             let outcome = match run.await {
@@ -288,7 +324,7 @@ impl WorkerPool {
                     after: None,
                 },
             };
-            let _ = report_tx.send(Report::new(job, outcome, started.elapsed()));
+            let _ = report_tx.send(Report::new(job, outcome, claimed_at, started));
             drop(permit);
         });
     }

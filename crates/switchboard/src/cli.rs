@@ -1,0 +1,103 @@
+//! The command line: `switchboard <command>` (see the README's command table).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Switchboard: iMessage, SMS and WhatsApp inside GoHighLevel, reliably.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about)]
+pub struct Cli {
+    /// A TOML configuration file (settings as in docs/CONFIGURATION.md); environment
+    /// variables override it.
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server and the workers (migrates the database first).
+    Serve(ServeArgs),
+    /// Run the workers only (the database must already be migrated).
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Inspect and replay dead jobs.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Measure this machine and print one JSON object of results.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve the API only; leave jobs to `switchboard worker` processes.
+    #[arg(long)]
+    pub no_workers: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead jobs, newest first.
+    List {
+        /// Only jobs of this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put dead jobs back in the queue with a fresh set of attempts.
+    Retry {
+        /// Job ids (`job_42`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<String>,
+        /// Every dead job (of `--kind`, if given).
+        #[arg(long)]
+        all: bool,
+        #[arg(long, requires = "all")]
+        kind: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Queue throughput: enqueue → claim → complete.
+    Queue(QueueBenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchBackend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueBenchArgs {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub backend: BenchBackend,
+    /// PostgreSQL URL (a throwaway schema is created in it and dropped after). Default:
+    /// SWITCHBOARD_DATABASE_URL when it is a postgres:// URL.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Jobs to push through.
+    #[arg(long, default_value_t = 100_000)]
+    pub jobs: u64,
+    /// Jobs running at once in the worker pool (also the most one claim takes).
+    #[arg(long, default_value_t = 128)]
+    pub workers: usize,
+    /// Concurrent producers enqueueing.
+    #[arg(long, default_value_t = 2)]
+    pub producers: usize,
+    /// Jobs per enqueue transaction.
+    #[arg(long, default_value_t = 50)]
+    pub batch: usize,
+    /// SQLite durability: `full` (fsync per commit, the default) or `normal`.
+    #[arg(long, default_value = "full")]
+    pub sqlite_sync: String,
+}

@@ -1,0 +1,22 @@
+//! The `switchboard` binary's library: command-line parsing and the commands.
+#![forbid(unsafe_code)]
+
+mod bench;
+pub mod cli;
+mod dlq;
+mod startup;
+
+use anyhow::Result;
+
+use cli::{Cli, Command};
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => startup::serve(cli.config.as_deref(), !args.no_workers).await,
+        Command::Worker => startup::worker(cli.config.as_deref()).await,
+        Command::Migrate => startup::migrate(cli.config.as_deref()).await,
+        Command::Dlq(command) => dlq::run(cli.config.as_deref(), command).await,
+        Command::Bench(command) => bench::run(command).await,
+    }
+}
