@@ -41,7 +41,7 @@ MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg=
 #[non_exhaustive]
 pub struct Config {
     /// Folder for the SQLite database, `master.key` and local media. Default `./data`: next
-    /// to where the process runs, so a first `switchboard demo` needs no setup.
+    /// to where the process runs, so a first `switchboard serve` needs no setup.
     pub data_dir: PathBuf,
     /// The database. Default: SQLite file `switchboard.db` in `data_dir`, which needs no
     /// server; use PostgreSQL to run several processes.

@@ -1,0 +1,203 @@
+use std::time::{Duration, Instant};
+
+use crate::{run, stderr, switchboard};
+
+#[test]
+fn a_bad_setting_stops_the_program_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["migrate"], &[("SWITCHBOARD_LISTEN", "abc")]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("SWITCHBOARD_LISTEN: \"abc\" is not a socket address"),
+        "{err}"
+    );
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[("SWITCHBOARD_WORKER_CONCURRENCY", "lots")],
+    );
+    assert!(
+        stderr(&out).contains(
+            "SWITCHBOARD_WORKER_CONCURRENCY: \"lots\" is not a whole number between 1 and 1024"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing was created by a refused start.
+    assert!(!dir.path().join("switchboard.db").exists());
+}
+
+#[test]
+fn a_missing_required_secret_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[(
+            "SWITCHBOARD_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        )],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("SWITCHBOARD_MASTER_KEY is required with a PostgreSQL database"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unknown_variable_is_warned_about_and_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[("SWITCHBOARD_LISTN", "127.0.0.1:9")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("unknown setting SWITCHBOARD_LISTN"), "{err}");
+    assert!(err.contains("SWITCHBOARD_LISTEN"), "no suggestion: {err}");
+}
+
+#[test]
+fn migrate_is_repeatable_and_the_local_master_key_is_kept_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(dir.path(), &["migrate"], &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(run(dir.path(), &["migrate"], &[]).status.success());
+    assert!(dir.path().join("switchboard.db").exists());
+
+    // The worker and dlq commands open the store, which needs the key ring.
+    let out = run(dir.path(), &["dlq", "list"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no dead jobs");
+    let key = dir.path().join("master.key");
+    assert!(
+        stderr(&out).contains("generated a master key"),
+        "{}",
+        stderr(&out)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let saved = std::fs::read_to_string(&key).unwrap();
+    let again = run(dir.path(), &["dlq", "list", "--json"], &[]);
+    assert!(again.status.success());
+    assert!(!stderr(&again).contains("generated a master key"));
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), saved);
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "[]");
+    let bad = run(dir.path(), &["dlq", "retry", "msg_1"], &[]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("\"msg_1\" is not a job id"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn worker_refuses_an_unmigrated_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["worker"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("run `switchboard migrate` first"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn serve_answers_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = switchboard(
+        dir.path(),
+        &["serve"],
+        &[
+            ("SWITCHBOARD_LISTEN", &listen),
+            ("SWITCHBOARD_LOG_FORMAT", "json"),
+        ],
+    )
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = loop {
+        if let Some(status) = http_status(&listen, "/readyz") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(ready, 200);
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    let mut logs = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
+    // JSON logs, one object a line, with the shutdown story.
+    assert!(
+        logs.lines().all(|l| l.trim_start().starts_with('{')),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("shutting down") && logs.contains("\"stopped\""),
+        "{logs}"
+    );
+}
+
+#[test]
+fn bench_queue_prints_one_json_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["bench", "queue", "--jobs", "500", "--workers", "8"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["backend"], "sqlite");
+    assert_eq!(result["jobs"], 500);
+    for field in ["seconds", "jobs_per_sec", "p50_ms", "p99_ms", "peak_rss_mb"] {
+        assert!(result[field].as_f64().unwrap() > 0.0, "{field}: {result}");
+    }
+}
+
+/// The status code of `GET path`, or `None` if nothing answers yet.
+fn http_status(address: &str, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
