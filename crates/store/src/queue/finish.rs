@@ -131,15 +131,11 @@ impl Queue {
             Outcome::RateLimited { error, after } => {
                 let run_at = now.saturating_add(millis(*after));
                 if let Some(key) = &job.pacing_key {
-                    sqlx::query(
-                        "INSERT INTO pacing_holds (pacing_key, until_ms) VALUES ($1, $2) \
-                         ON CONFLICT (pacing_key) DO UPDATE SET until_ms = excluded.until_ms \
-                         WHERE pacing_holds.until_ms < excluded.until_ms",
-                    )
-                    .bind(key)
-                    .bind(run_at)
-                    .execute(&mut **tx)
-                    .await?;
+                    sqlx::query(super::HOLD_PACING_KEY)
+                        .bind(key)
+                        .bind(run_at)
+                        .execute(&mut **tx)
+                        .await?;
                 }
                 let attempt = job.attempt.saturating_sub(1);
                 (

@@ -34,6 +34,11 @@ use crate::db::Db;
 use crate::error::StoreError;
 use crate::tx::Tx;
 
+/// Sets or extends (never shortens) the hold on a pacing key: `$1` key, `$2` until.
+const HOLD_PACING_KEY: &str = "INSERT INTO pacing_holds (pacing_key, until_ms) VALUES ($1, $2) \
+     ON CONFLICT (pacing_key) DO UPDATE SET until_ms = excluded.until_ms \
+     WHERE pacing_holds.until_ms < excluded.until_ms";
+
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobState {
@@ -257,15 +262,11 @@ impl Queue {
     /// Holds a pacing key until `until_ms`: jobs carrying it are not claimed before then.
     /// An earlier hold is extended, never shortened.
     pub async fn hold_pacing_key(&self, key: &str, until_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO pacing_holds (pacing_key, until_ms) VALUES ($1, $2) \
-             ON CONFLICT (pacing_key) DO UPDATE SET until_ms = excluded.until_ms \
-             WHERE pacing_holds.until_ms < excluded.until_ms",
-        )
-        .bind(key)
-        .bind(until_ms)
-        .execute(self.db.writer())
-        .await?;
+        sqlx::query(HOLD_PACING_KEY)
+            .bind(key)
+            .bind(until_ms)
+            .execute(self.db.writer())
+            .await?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use zeroize::Zeroizing;
 
-use super::{scope_filter, Location};
+use super::Location;
 use crate::error::StoreError;
 use crate::store::Store;
 use crate::tenant::TenantScope;
@@ -114,17 +114,9 @@ impl Store {
         scope: &TenantScope,
         id: &ChannelId,
     ) -> Result<Channel, StoreError> {
-        let (agency, location) = scope.binds();
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM channels WHERE id = $1 AND {}",
-            scope_filter(2, 3)
-        ))
-        .bind(id.as_str())
-        .bind(agency)
-        .bind(location)
-        .fetch_optional(self.db().reader())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row = self
+            .scoped_row("channels", COLUMNS, id.as_str(), scope)
+            .await?;
         Channel::from_row(&row)
     }
 

@@ -110,17 +110,9 @@ impl Store {
         scope: &TenantScope,
         id: &ContactId,
     ) -> Result<Contact, StoreError> {
-        let (agency, location) = scope.binds();
-        let row = sqlx::query(&format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1 AND {}",
-            scope_filter(2, 3)
-        ))
-        .bind(id.as_str())
-        .bind(agency)
-        .bind(location)
-        .fetch_optional(self.db().reader())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row = self
+            .scoped_row("contacts", CONTACT_COLUMNS, id.as_str(), scope)
+            .await?;
         Contact::from_row(&row)
     }
 

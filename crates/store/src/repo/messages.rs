@@ -4,7 +4,7 @@ use domain::{Actor, Direction, MessageEventId, MessageId, MessageStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{scope_filter, Conversation};
+use super::Conversation;
 use crate::error::StoreError;
 use crate::store::Store;
 use crate::tenant::TenantScope;
@@ -133,17 +133,9 @@ impl Store {
         scope: &TenantScope,
         id: &MessageId,
     ) -> Result<Message, StoreError> {
-        let (agency, location) = scope.binds();
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE id = $1 AND {}",
-            scope_filter(2, 3)
-        ))
-        .bind(id.as_str())
-        .bind(agency)
-        .bind(location)
-        .fetch_optional(self.db().reader())
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row = self
+            .scoped_row("messages", COLUMNS, id.as_str(), scope)
+            .await?;
         Message::from_row(&row)
     }
 

@@ -14,6 +14,36 @@ pub use contacts::{ConsentChange, Contact, Conversation};
 pub use locations::{Location, LocationTokens, NewLocation};
 pub use messages::{Message, MessageEvent, NewMessage};
 
+use sqlx::any::AnyRow;
+
+use crate::error::StoreError;
+use crate::store::Store;
+use crate::tenant::TenantScope;
+
+impl Store {
+    /// One row of a tenant-owned `table` by id, within the scope; `NotFound` for a missing
+    /// row and for another tenant's row alike.
+    pub(crate) async fn scoped_row(
+        &self,
+        table: &str,
+        columns: &str,
+        id: &str,
+        scope: &TenantScope,
+    ) -> Result<AnyRow, StoreError> {
+        let (agency, location) = scope.binds();
+        sqlx::query(&format!(
+            "SELECT {columns} FROM {table} WHERE id = $1 AND {}",
+            scope_filter(2, 3)
+        ))
+        .bind(id)
+        .bind(agency)
+        .bind(location)
+        .fetch_optional(self.db().reader())
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+}
+
 /// The scope filter every tenant-owned query ends with; `$A` is the agency and `$L` the
 /// optional location, numbered by the caller.
 pub(crate) fn scope_filter(agency: usize, location: usize) -> String {

@@ -330,3 +330,41 @@ async fn wait_for_state(queue: &Queue, id: store::queue::JobId, state: JobState)
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// An enqueue wakes idle workers at commit, not at their next poll: in the same process
+/// through the in-process wake-up, and on PostgreSQL from another process through
+/// `LISTEN/NOTIFY`. (On SQLite a second process is only noticed at the next poll; one
+/// process owns an embedded database's work.)
+#[tokio::test]
+async fn a_commit_wakes_idle_workers_without_waiting_for_the_poll() {
+    let test = TestStore::new().await;
+    let db = Db::connect(&test.options()).await.unwrap();
+    let queue = Queue::new(db.clone());
+    let mut opts = options(2);
+    opts.idle_poll = Duration::from_secs(60);
+    let handlers = Handlers::new().on("deliver", |_| async { Outcome::Completed });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let pool = tokio::spawn(WorkerPool::new(queue.clone(), handlers, opts).run(async {
+        let _ = stopped.await;
+    }));
+    // Let the pool find nothing and go to sleep for its (long) poll.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let producer = match test.backend() {
+        store::Backend::Postgres => test.store.queue().clone(),
+        store::Backend::Sqlite => queue.clone(),
+    };
+    let id = producer
+        .enqueue_now(NewJob::new("deliver", json!({})))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while queue.state_of(id).await.unwrap().0 != JobState::Done {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pool slept through the enqueue"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(()).unwrap();
+    pool.await.unwrap().unwrap();
+}
