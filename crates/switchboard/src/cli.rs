@@ -27,6 +27,9 @@ pub enum Command {
     /// Inspect and replay dead jobs.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Manage the master key ring.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Measure this machine and print one JSON object of results.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -63,6 +66,14 @@ pub enum DlqCommand {
         #[arg(long, requires = "all")]
         kind: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-seal every stored secret under the current SWITCHBOARD_MASTER_KEY. Set the new key
+    /// as SWITCHBOARD_MASTER_KEY (`N:BASE64` with a higher version N) and the old one in
+    /// SWITCHBOARD_PREVIOUS_MASTER_KEYS, run this, then drop the old key.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]

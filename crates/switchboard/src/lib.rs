@@ -17,6 +17,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Worker => startup::worker(cli.config.as_deref()).await,
         Command::Migrate => startup::migrate(cli.config.as_deref()).await,
         Command::Dlq(command) => dlq::run(cli.config.as_deref(), command).await,
+        Command::Keys(cli::KeysCommand::Rotate) => {
+            startup::rotate_keys(cli.config.as_deref()).await
+        }
         Command::Bench(command) => bench::run(command).await,
     }
 }

@@ -113,7 +113,22 @@ pub(crate) async fn open_store(config: &Config) -> Result<Store> {
     if !db.is_migrated().await? {
         bail!("the database schema is behind this build; run `switchboard migrate` first");
     }
-    Ok(Store::new(db, key_ring(config)?))
+    let store = Store::new(db, key_ring(config)?);
+    store.verify_keys().await?;
+    Ok(store)
+}
+
+pub(crate) async fn rotate_keys(config_path: Option<&Path>) -> Result<()> {
+    let config = load(config_path)?;
+    let store = open_store(&config).await?;
+    let rotation = store.rotate_keys().await.context("rotating keys")?;
+    println!("{}", serde_json::to_string(&rotation)?);
+    tracing::info!(
+        version = store.keys().current_version(),
+        "every secret is sealed under the current key; previous keys may now be removed"
+    );
+    store.db().close().await;
+    Ok(())
 }
 
 pub(crate) async fn migrate(config_path: Option<&Path>) -> Result<()> {
@@ -130,6 +145,7 @@ pub(crate) async fn serve(config_path: Option<&Path>, workers: bool) -> Result<(
     let db = connect(&config).await?;
     db.migrate().await.context("migrating the database")?;
     let store = Store::new(db, key_ring(&config)?);
+    store.verify_keys().await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (SWITCHBOARD_LISTEN)", config.listen))?;

@@ -193,3 +193,10 @@ ALTER TABLE jobs SET (
     autovacuum_analyze_scale_factor = 0.01,
     autovacuum_vacuum_cost_delay = 0
 );
+
+-- Installation-wide values. `key_check` holds a value sealed under the current master key,
+-- so a process started with the wrong key stops at once instead of failing on first use.
+CREATE TABLE app_settings (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);

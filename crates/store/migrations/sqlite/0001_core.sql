@@ -184,3 +184,10 @@ CREATE TABLE pacing_holds (
     pacing_key  TEXT PRIMARY KEY,
     until_ms    INTEGER NOT NULL
 );
+
+-- Installation-wide values. `key_check` holds a value sealed under the current master key,
+-- so a process started with the wrong key stops at once instead of failing on first use.
+CREATE TABLE app_settings (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);

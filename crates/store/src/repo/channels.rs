@@ -61,7 +61,7 @@ impl Channel {
     }
 }
 
-fn credentials_context(id: &ChannelId) -> String {
+pub(super) fn credentials_context(id: &ChannelId) -> String {
     format!("channel:{id}:credentials")
 }
 

@@ -4,6 +4,7 @@
 mod agencies;
 mod channels;
 mod contacts;
+mod keys;
 mod locations;
 mod messages;
 mod records;
@@ -11,6 +12,7 @@ mod records;
 pub use agencies::Agency;
 pub use channels::{Channel, NewChannel};
 pub use contacts::{ConsentChange, Contact, Conversation};
+pub use keys::Rotation;
 pub use locations::{Location, LocationTokens, NewLocation};
 pub use messages::{Message, MessageEvent, NewMessage};
 

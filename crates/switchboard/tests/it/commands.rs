@@ -201,3 +201,60 @@ fn http_status(address: &str, path: &str) -> Option<u16> {
     stream.read_to_string(&mut response).ok()?;
     response.split_whitespace().nth(1)?.parse().ok()
 }
+
+#[test]
+fn keys_rotate_reseals_and_a_wrong_key_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = "1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let new = "2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+    assert!(run(dir.path(), &["migrate"], &[]).status.success());
+    let out = run(
+        dir.path(),
+        &["dlq", "list"],
+        &[("SWITCHBOARD_MASTER_KEY", old)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Started with another key, every command that opens the store refuses.
+    let out = run(
+        dir.path(),
+        &["dlq", "list"],
+        &[("SWITCHBOARD_MASTER_KEY", new)],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("does not open this database's secrets"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(
+        dir.path(),
+        &["keys", "rotate"],
+        &[
+            ("SWITCHBOARD_MASTER_KEY", new),
+            ("SWITCHBOARD_PREVIOUS_MASTER_KEYS", old),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rotation: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rotation,
+        serde_json::json!({"location_tokens": 0, "channel_credentials": 0})
+    );
+    // Now the new key alone opens the database, and the old one is refused.
+    assert!(run(
+        dir.path(),
+        &["dlq", "list"],
+        &[("SWITCHBOARD_MASTER_KEY", new)]
+    )
+    .status
+    .success());
+    assert!(!run(
+        dir.path(),
+        &["dlq", "list"],
+        &[("SWITCHBOARD_MASTER_KEY", old)]
+    )
+    .status
+    .success());
+}
