@@ -8,10 +8,18 @@
 //! A failed call is a [`Failure`], classified by what the caller should do next.
 #![forbid(unsafe_code)]
 
+mod breaker;
+mod budget;
+mod executor;
+
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
+
+pub use breaker::{Breaker, BreakerPolicy, BreakerState};
+pub use budget::{Budget, BudgetReading, Rate};
+pub use executor::{BudgetHeaders, Call, Outbound};
 
 /// A request to an external API, not yet sent.
 #[derive(Debug, Clone)]
