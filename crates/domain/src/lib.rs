@@ -1,13 +1,17 @@
 //! The words of Switchboard's domain, with no I/O: ids, message direction, status and
-//! actor, and the channel providers. Everything here is plain data and rules, so every
+//! actor, the channel providers, phone numbers and consent keywords. Everything here is plain data and rules, so every
 //! other crate can share it and it can be tested without a database.
 #![forbid(unsafe_code)]
 
+pub mod consent;
 pub mod id;
 pub mod message;
+pub mod phone;
 
+pub use consent::Keyword;
 pub use id::*;
 pub use message::*;
+pub use phone::{InvalidPhone, PhoneNumber};
 
 /// A value read from storage or input that isn't one of the known words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
