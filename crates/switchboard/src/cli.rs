@@ -27,6 +27,11 @@ pub enum Command {
     /// Inspect and replay dead jobs.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Register GHL locations.
+    #[command(subcommand)]
+    Location(LocationCommand),
+    /// A message's timeline: why did (or didn't) this contact get it?
+    Trace(TraceArgs),
     /// Manage the master key ring.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -66,6 +71,50 @@ pub enum DlqCommand {
         #[arg(long, requires = "all")]
         kind: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocationCommand {
+    /// Register a GHL location with its OAuth tokens (re-running updates it).
+    Add(LocationAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LocationAddArgs {
+    /// GHL's id for the location (sub-account).
+    #[arg(long)]
+    pub ghl_location_id: String,
+    /// A location access token (from the Marketplace install or `oauth/locationToken`).
+    #[arg(long)]
+    pub access_token: String,
+    #[arg(long)]
+    pub refresh_token: String,
+    /// Seconds until the access token expires, as GHL's token response says.
+    #[arg(long, default_value_t = 86_399)]
+    pub expires_in: i64,
+    /// The conversation provider id GHL gave our Marketplace app.
+    #[arg(long)]
+    pub conversation_provider_id: Option<String>,
+    /// A name for the location.
+    #[arg(long, default_value = "")]
+    pub name: String,
+    /// The agency it belongs to, by GHL company id; without one, by `--agency-name`.
+    #[arg(long)]
+    pub company_id: Option<String>,
+    #[arg(long, default_value = "Default agency")]
+    pub agency_name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The message id (`msg_…`).
+    pub message_id: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

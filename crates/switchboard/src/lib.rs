@@ -4,7 +4,9 @@
 mod bench;
 pub mod cli;
 mod dlq;
+mod location;
 mod startup;
+mod trace;
 
 use anyhow::Result;
 
@@ -17,6 +19,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Worker => startup::worker(cli.config.as_deref()).await,
         Command::Migrate => startup::migrate(cli.config.as_deref()).await,
         Command::Dlq(command) => dlq::run(cli.config.as_deref(), command).await,
+        Command::Location(cli::LocationCommand::Add(args)) => {
+            location::add(cli.config.as_deref(), args).await
+        }
+        Command::Trace(args) => trace::run(cli.config.as_deref(), args).await,
         Command::Keys(cli::KeysCommand::Rotate) => {
             startup::rotate_keys(cli.config.as_deref()).await
         }

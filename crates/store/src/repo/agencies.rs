@@ -34,8 +34,8 @@ impl Agency {
 const COLUMNS: &str = "id, name, ghl_company_id, status, created_at";
 
 impl Store {
-    /// Creates an agency, or returns the existing one with the same GHL company id, so a
-    /// repeated install doesn't make a second tenant.
+    /// Creates an agency, or returns the existing one with the same GHL company id (or,
+    /// without one, the same name), so a repeated install doesn't make a second tenant.
     pub async fn upsert_agency(
         &self,
         tx: &mut Tx,
@@ -43,16 +43,27 @@ impl Store {
         ghl_company_id: Option<&str>,
     ) -> Result<Agency, StoreError> {
         let now = self.now_ms();
-        if let Some(company) = ghl_company_id {
-            let existing = sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM agencies WHERE ghl_company_id = $1"
-            ))
-            .bind(company)
-            .fetch_optional(&mut **tx)
-            .await?;
-            if let Some(row) = existing {
-                return Agency::from_row(&row);
+        let existing = match ghl_company_id {
+            Some(company) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM agencies WHERE ghl_company_id = $1"
+                ))
+                .bind(company)
+                .fetch_optional(&mut **tx)
+                .await?
             }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM agencies WHERE ghl_company_id IS NULL AND name = $1 \
+                     ORDER BY id LIMIT 1"
+                ))
+                .bind(name)
+                .fetch_optional(&mut **tx)
+                .await?
+            }
+        };
+        if let Some(row) = existing {
+            return Agency::from_row(&row);
         }
         let row = sqlx::query(&format!(
             "INSERT INTO agencies (id, name, ghl_company_id, created_at, updated_at) \
@@ -64,6 +75,27 @@ impl Store {
         .bind(now)
         .fetch_one(&mut **tx)
         .await?;
+        Agency::from_row(&row)
+    }
+
+    /// The agency owning a message, for operator tools (`switchboard trace`), which then
+    /// scope to it.
+    pub async fn agency_of_message(
+        &self,
+        message: &domain::MessageId,
+    ) -> Result<Agency, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM agencies a JOIN messages m ON m.agency_id = a.id WHERE m.id = $1",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("a.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(message.as_str())
+        .fetch_optional(self.db().reader())
+        .await?
+        .ok_or(StoreError::NotFound)?;
         Agency::from_row(&row)
     }
 

@@ -101,6 +101,48 @@ impl Store {
         Location::from_row(&row)
     }
 
+    /// Registers a location, or updates the one already registered under the same GHL id
+    /// (name, time zone and conversation provider id, where given): re-adding is how an
+    /// operator refreshes a location. A GHL location registered to another agency is a
+    /// conflict.
+    pub async fn upsert_location(
+        &self,
+        tx: &mut Tx,
+        agency: &Agency,
+        new: &NewLocation,
+    ) -> Result<Location, StoreError> {
+        let existing = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM locations WHERE ghl_location_id = $1"
+        ))
+        .bind(&new.ghl_location_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = existing else {
+            return self.create_location(tx, agency, new).await;
+        };
+        let current = Location::from_row(&row)?;
+        if current.agency_id != agency.id {
+            return Err(StoreError::Conflict(format!(
+                "GHL location {} belongs to another agency",
+                new.ghl_location_id
+            )));
+        }
+        let row = sqlx::query(&format!(
+            "UPDATE locations SET name = CASE WHEN $1 = '' THEN name ELSE $1 END, \
+             time_zone = COALESCE($2, time_zone), \
+             conversation_provider_id = COALESCE($3, conversation_provider_id), updated_at = $4 \
+             WHERE id = $5 RETURNING {COLUMNS}"
+        ))
+        .bind(&new.name)
+        .bind(new.time_zone.as_deref())
+        .bind(new.conversation_provider_id.as_deref())
+        .bind(self.now_ms())
+        .bind(current.id.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+        Location::from_row(&row)
+    }
+
     /// A location within the scope, or `NotFound` (also for another tenant's location).
     pub async fn location(
         &self,

@@ -258,3 +258,75 @@ fn keys_rotate_reseals_and_a_wrong_key_is_refused_at_start() {
     .status
     .success());
 }
+
+#[test]
+fn location_add_registers_and_updates_a_location() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["migrate"], &[]).status.success());
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "location",
+            "add",
+            "--ghl-location-id",
+            "ve9EPM428h8vShlRW1KT",
+            "--access-token",
+            "at-1",
+            "--refresh-token",
+            "rt-1",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        run(dir.path(), &args, &[])
+    };
+    let first = add(&[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert!(first["location_id"].as_str().unwrap().starts_with("loc_"));
+    assert_eq!(first["ghl_location_id"], "ve9EPM428h8vShlRW1KT");
+    assert!(first["conversation_provider_id"].is_null());
+    // Re-adding updates the same location in the same agency.
+    let second = add(&["--conversation-provider-id", "cp-123"]);
+    let second: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(second["location_id"], first["location_id"]);
+    assert_eq!(second["agency_id"], first["agency_id"]);
+    assert_eq!(second["conversation_provider_id"], "cp-123");
+    let bad = run(
+        dir.path(),
+        &[
+            "location",
+            "add",
+            "--ghl-location-id",
+            " ",
+            "--access-token",
+            "a",
+            "--refresh-token",
+            "r",
+        ],
+        &[],
+    );
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--ghl-location-id is empty"));
+}
+
+#[test]
+fn trace_explains_unknown_and_malformed_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["migrate"], &[]).status.success());
+    let out = run(
+        dir.path(),
+        &["trace", "msg_01jd0000000000000000000000"],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no message msg_01jd0000000000000000000000"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(dir.path(), &["trace", "job_1"], &[]);
+    assert!(
+        stderr(&out).contains("\"job_1\" is not a message id"),
+        "{}",
+        stderr(&out)
+    );
+}
