@@ -1,1 +1,40 @@
+//! Messaging channels: one module per provider behind the [`Channel`] trait.
+//!
+//! A channel turns our words (send this message to this contact from this line) into a
+//! provider's request, and a provider's answers and webhooks back into our words
+//! ([`SendAccepted`], [`WebhookEvent`]). It does no I/O: the shared `outbound` executor
+//! runs the requests and the server hands in the webhooks it received, so every provider
+//! is tested against its published payloads alone.
+//!
+//! Adding a provider is its module plus one line in [`for_provider`].
 #![forbid(unsafe_code)]
+
+mod address;
+mod channel;
+mod credentials;
+mod error;
+mod event;
+mod json;
+mod secret;
+pub mod sendblue;
+
+pub use address::{contact_handle, e164};
+pub use channel::{Channel, Pacing, WebhookReply, WebhookRequest};
+pub use credentials::{CredentialSpec, Credentials};
+pub use error::ChannelError;
+pub use event::{InboundMessage, OutboundMessage, SendAccepted, StatusReport, WebhookEvent};
+pub use secret::secret_matches;
+pub use sendblue::SendBlue;
+
+use domain::Provider;
+
+/// The channel implementation for a provider; `None` for providers not built yet.
+pub fn for_provider(provider: Provider) -> Option<&'static dyn Channel> {
+    match provider {
+        Provider::Sendblue => Some(&SendBlue),
+        Provider::Twilio | Provider::Whatsapp | Provider::Unipile => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
