@@ -30,6 +30,9 @@ pub enum Command {
     /// Register GHL locations.
     #[command(subcommand)]
     Location(LocationCommand),
+    /// Connect provider lines to locations.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
     /// A message's timeline: why did (or didn't) this contact get it?
     Trace(TraceArgs),
     /// Manage the master key ring.
@@ -103,6 +106,34 @@ pub struct LocationAddArgs {
     pub company_id: Option<String>,
     #[arg(long, default_value = "Default agency")]
     pub agency_name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Connect a line to a location; prints the webhook URL to configure at the provider.
+    Add(ChannelAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelAddArgs {
+    /// The location: our id (`loc_…`) or GHL's location id.
+    #[arg(long)]
+    pub location: String,
+    /// sendblue, twilio, whatsapp or unipile.
+    #[arg(long)]
+    pub provider: String,
+    /// The line's number in international form (+15551234567).
+    #[arg(long)]
+    pub line: String,
+    /// A provider credential, KEY=VALUE; repeat for each key the provider needs.
+    #[arg(long = "credential", value_name = "KEY=VALUE")]
+    pub credentials: Vec<String>,
+    /// The provider's API base URL, instead of its default (sandbox, regional endpoint).
+    #[arg(long)]
+    pub api_base: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod channel;
 pub mod cli;
 mod dlq;
 mod location;
@@ -21,6 +22,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Dlq(command) => dlq::run(cli.config.as_deref(), command).await,
         Command::Location(cli::LocationCommand::Add(args)) => {
             location::add(cli.config.as_deref(), args).await
+        }
+        Command::Channel(cli::ChannelCommand::Add(args)) => {
+            channel::add(cli.config.as_deref(), args).await
         }
         Command::Trace(args) => trace::run(cli.config.as_deref(), args).await,
         Command::Keys(cli::KeysCommand::Rotate) => {

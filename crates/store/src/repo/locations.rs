@@ -175,6 +175,17 @@ impl Store {
         rows.iter().map(Location::from_row).collect()
     }
 
+    /// A location by our id, for operator commands (`channel add`), which then scope to
+    /// it.
+    pub async fn location_for_operator(&self, id: &LocationId) -> Result<Location, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM locations WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.db().reader())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Location::from_row(&row)
+    }
+
     /// The location GHL knows by `ghl_location_id`. Used where GHL itself names the
     /// location in a signed webhook; the caller then scopes to it.
     pub async fn location_by_ghl_id(&self, ghl_location_id: &str) -> Result<Location, StoreError> {

@@ -330,3 +330,152 @@ fn trace_explains_unknown_and_malformed_ids() {
         stderr(&out)
     );
 }
+
+#[test]
+fn channel_add_connects_a_line_and_prints_its_webhook_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SWITCHBOARD_PUBLIC_URL", "https://sb.example.com/")];
+    assert!(run(dir.path(), &["migrate"], &env).status.success());
+    let loc = run(
+        dir.path(),
+        &[
+            "location",
+            "add",
+            "--ghl-location-id",
+            "ghl-loc-1",
+            "--access-token",
+            "a",
+            "--refresh-token",
+            "r",
+            "--json",
+        ],
+        &env,
+    );
+    assert!(loc.status.success(), "{}", stderr(&loc));
+    let creds = [
+        "--credential",
+        "api_key_id=kid",
+        "--credential",
+        "api_secret_key=ksecret",
+        "--credential",
+        "signing_secret=whsec",
+    ];
+    let add = |location: &str, line: &str, extra: &[&str]| {
+        let mut args = vec![
+            "channel",
+            "add",
+            "--location",
+            location,
+            "--provider",
+            "sendblue",
+            "--line",
+            line,
+            "--json",
+        ];
+        args.extend_from_slice(&creds);
+        args.extend_from_slice(extra);
+        run(dir.path(), &args, &env)
+    };
+    // By GHL's location id, with a number written loosely.
+    let out = add(
+        "ghl-loc-1",
+        "+1 (555) 000-0001",
+        &["--api-base", "http://127.0.0.1:9/sendblue/"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let channel: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = channel["channel_id"].as_str().unwrap();
+    assert!(id.starts_with("chn_"));
+    assert_eq!(channel["line"], "+15550000001");
+    assert_eq!(
+        channel["webhook_url"],
+        format!("https://sb.example.com/webhooks/sendblue/{id}")
+    );
+    // The same line twice is refused.
+    let dup = add(
+        channel["location_id"].as_str().unwrap(),
+        "+15550000001",
+        &[],
+    );
+    assert!(!dup.status.success());
+    assert!(
+        stderr(&dup).contains("already connected"),
+        "{}",
+        stderr(&dup)
+    );
+
+    for (args, message) in [
+        (
+            vec![
+                "--location",
+                "nope",
+                "--provider",
+                "sendblue",
+                "--line",
+                "+15550000002",
+            ],
+            "no location \"nope\"",
+        ),
+        (
+            vec![
+                "--location",
+                "ghl-loc-1",
+                "--provider",
+                "pigeon",
+                "--line",
+                "+15550000002",
+            ],
+            "--provider \"pigeon\" is not one of",
+        ),
+        (
+            vec![
+                "--location",
+                "ghl-loc-1",
+                "--provider",
+                "sendblue",
+                "--line",
+                "5550000002",
+            ],
+            "--line:",
+        ),
+    ] {
+        let mut full = vec!["channel", "add"];
+        full.extend(args);
+        full.extend_from_slice(&creds);
+        let out = run(dir.path(), &full, &env);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains(message),
+            "{message}: {}",
+            stderr(&out)
+        );
+    }
+    let missing = run(
+        dir.path(),
+        &[
+            "channel",
+            "add",
+            "--location",
+            "ghl-loc-1",
+            "--provider",
+            "sendblue",
+            "--line",
+            "+15550000003",
+            "--credential",
+            "api_key_id=kid",
+        ],
+        &env,
+    );
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("api_secret_key"),
+        "{}",
+        stderr(&missing)
+    );
+    let bad_base = add("ghl-loc-1", "+15550000004", &["--api-base", "ftp://x"]);
+    assert!(
+        stderr(&bad_base).contains("--api-base"),
+        "{}",
+        stderr(&bad_base)
+    );
+}
