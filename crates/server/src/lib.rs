@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod metrics;
 mod run;
 mod state;
+pub mod webhooks;
 
 pub use run::{run, Roles};
 pub use state::AppState;

@@ -11,7 +11,7 @@
 
 use domain::{AgencyId, LocationId};
 
-use crate::repo::{Agency, Location};
+use crate::repo::{Agency, Channel, Location};
 
 /// Whose data a piece of code may touch: one agency, optionally narrowed to a location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,14 @@ impl TenantScope {
         Self {
             agency_id: location.agency_id.clone(),
             location_id: Some(location.id.clone()),
+        }
+    }
+
+    /// The location a channel belongs to (a verified webhook's channel).
+    pub fn for_channel(channel: &Channel) -> Self {
+        Self {
+            agency_id: channel.agency_id.clone(),
+            location_id: Some(channel.location_id.clone()),
         }
     }
 

@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::metrics::metrics_page))
+        .merge(crate::webhooks::routes())
 }
 
 /// Wraps `routes` in the layers every request gets, outermost first: a request id (taken

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, missing_debug_implementations)]
 
 mod http;
+mod sendblue;
 
 use std::sync::Arc;
 

@@ -69,6 +69,7 @@ CREATE TABLE contacts (
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
     UNIQUE (location_id, phone),
+    UNIQUE (location_id, email),
     UNIQUE (location_id, ghl_contact_id)
 );
 

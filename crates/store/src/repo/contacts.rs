@@ -75,30 +75,36 @@ impl Conversation {
 }
 
 impl Store {
-    /// The contact with this phone number at the channel's location, created if new.
-    pub async fn contact_for_phone(
+    /// The contact with this handle at the channel's location, created if new. A handle is
+    /// an E.164 phone number or, for iMessage senders using an Apple ID, an email address
+    /// (lower-cased by the channel).
+    pub async fn contact_for_handle(
         &self,
         tx: &mut Tx,
         channel: &Channel,
-        phone: &str,
+        handle: &str,
     ) -> Result<Contact, StoreError> {
-        let now = self.now_ms();
-        sqlx::query(
-            "INSERT INTO contacts (id, agency_id, location_id, phone, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (location_id, phone) DO NOTHING",
-        )
+        let column = if handle.contains('@') {
+            "email"
+        } else {
+            "phone"
+        };
+        sqlx::query(&format!(
+            "INSERT INTO contacts (id, agency_id, location_id, {column}, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (location_id, {column}) DO NOTHING"
+        ))
         .bind(ContactId::new().as_str())
         .bind(channel.agency_id.as_str())
         .bind(channel.location_id.as_str())
-        .bind(phone)
-        .bind(now)
+        .bind(handle)
+        .bind(self.now_ms())
         .execute(&mut **tx)
         .await?;
         let row = sqlx::query(&format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE location_id = $1 AND phone = $2"
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE location_id = $1 AND {column} = $2"
         ))
         .bind(channel.location_id.as_str())
-        .bind(phone)
+        .bind(handle)
         .fetch_one(&mut **tx)
         .await?;
         Contact::from_row(&row)
@@ -114,6 +120,20 @@ impl Store {
             .scoped_row("contacts", CONTACT_COLUMNS, id.as_str(), scope)
             .await?;
         Contact::from_row(&row)
+    }
+
+    /// The contact of a conversation, inside the caller's transaction.
+    pub async fn contact_of_conversation(
+        &self,
+        tx: &mut Tx,
+        conversation: &ConversationId,
+    ) -> Result<ContactId, StoreError> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT contact_id FROM conversations WHERE id = $1")
+                .bind(conversation.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+        Ok(id.ok_or(StoreError::NotFound)?.parse()?)
     }
 
     /// The conversation between a channel and a contact, created if new.

@@ -127,6 +127,24 @@ impl Store {
         Ok(Some(message))
     }
 
+    /// The message a provider knows by `provider_message_id` on this channel, read inside
+    /// the caller's transaction (a status callback about it).
+    pub async fn message_by_provider_id(
+        &self,
+        tx: &mut Tx,
+        channel: &domain::ChannelId,
+        provider_message_id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND provider_message_id = $2"
+        ))
+        .bind(channel.as_str())
+        .bind(provider_message_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        row.as_ref().map(Message::from_row).transpose()
+    }
+
     /// A message within the scope, or `NotFound`.
     pub async fn message(
         &self,

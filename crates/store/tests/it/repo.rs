@@ -60,7 +60,7 @@ async fn tenant(store: &Store, name: &str, line: &str) -> Tenant {
 async fn conversation(store: &Store, channel: &Channel, phone: &str) -> Conversation {
     let mut tx = store.begin().await.unwrap();
     let contact = store
-        .contact_for_phone(&mut tx, channel, phone)
+        .contact_for_handle(&mut tx, channel, phone)
         .await
         .unwrap();
     let conversation = store

@@ -1,0 +1,188 @@
+//! Applying a provider's webhook events: one transaction for the whole delivery, each event
+//! deduplicated by a receipt written with its effect, jobs enqueued in the same
+//! transaction (an outbox), committed before the provider gets its 200.
+
+use channels::{InboundMessage, StatusReport, WebhookEvent};
+use domain::{Actor, Direction, Keyword, MessageStatus};
+use serde_json::json;
+use store::queue::NewJob;
+use store::repo::{Channel, ConsentChange, NewMessage};
+use store::{Store, StoreError, TenantScope, Tx};
+
+/// Job kinds the ingest path enqueues (handled in `crate::jobs`).
+pub const SYNC_INBOUND: &str = "sync_inbound";
+pub const SYNC_STATUS: &str = "sync_status";
+
+/// The pacing key of a location's GHL budget.
+pub fn ghl_pacing_key(location: &domain::LocationId) -> String {
+    format!("ghl:{location}")
+}
+
+pub(super) async fn apply(
+    store: &Store,
+    channel: &Channel,
+    events: Vec<WebhookEvent>,
+) -> Result<(), StoreError> {
+    let source = format!("{}:{}", channel.provider, channel.id);
+    let mut tx = store.begin().await?;
+    for event in events {
+        let Some(key) = event.dedupe_key() else {
+            if let WebhookEvent::Ignored { reason } = &event {
+                tracing::debug!(channel = %channel.id, %reason, "webhook event ignored");
+            }
+            continue;
+        };
+        if !store
+            .record_webhook_receipt(&mut tx, &source, &key, Some(&channel.agency_id))
+            .await?
+        {
+            tracing::info!(channel = %channel.id, %key, "duplicate webhook event; already applied");
+            continue;
+        }
+        match event {
+            WebhookEvent::Inbound(message) => inbound(store, &mut tx, channel, &message).await?,
+            WebhookEvent::Status(report) => status(store, &mut tx, channel, &report).await?,
+            WebhookEvent::Ignored { .. } => {}
+        }
+    }
+    tx.commit().await
+}
+
+/// Stores an inbound message and enqueues its post to GHL. A STOP is recorded here, in the
+/// same transaction, so no send can slip out between the message and its consent change
+/// even while GHL is unreachable.
+async fn inbound(
+    store: &Store,
+    tx: &mut Tx,
+    channel: &Channel,
+    message: &InboundMessage,
+) -> Result<(), StoreError> {
+    let contact = store.contact_for_handle(tx, channel, &message.from).await?;
+    let conversation = store.conversation_for(tx, channel, &contact).await?;
+    let stored = store
+        .insert_message(
+            tx,
+            &conversation,
+            &channel.agency_id,
+            &NewMessage {
+                direction: Direction::Inbound,
+                actor: Actor::Contact,
+                body: message.body.clone(),
+                attachments: message.media_urls.clone(),
+                status: MessageStatus::Delivered,
+                provider_message_id: Some(message.provider_message_id.clone()),
+                ghl_message_id: None,
+            },
+        )
+        .await?;
+    let Some(stored) = stored else {
+        // The provider's id is already stored (a redelivery with another dedupe key).
+        return Ok(());
+    };
+    store
+        .append_message_event(
+            tx,
+            &channel.agency_id,
+            &stored.id,
+            "webhook.received",
+            json!({
+                "provider": channel.provider, "provider_message_id": message.provider_message_id,
+            }),
+        )
+        .await?;
+    let scope = TenantScope::for_channel(channel);
+    let keyword = Keyword::of_message(&message.body);
+    let change = match keyword {
+        Some(Keyword::OptOut) => Some(ConsentChange::OptOut),
+        Some(Keyword::OptIn) => Some(ConsentChange::OptIn),
+        _ if message.opted_out => Some(ConsentChange::OptOut),
+        _ => None,
+    };
+    if let Some(change) = change {
+        let source = format!(
+            "{}:{}",
+            channel.provider,
+            if keyword.is_some() {
+                "keyword"
+            } else {
+                "provider"
+            }
+        );
+        store
+            .record_consent(tx, &scope, &contact.id, change, &source, &message.body)
+            .await?;
+    }
+    store
+        .queue()
+        .enqueue(
+            tx,
+            NewJob::new(
+                SYNC_INBOUND,
+                json!({"message_id": stored.id, "keyword": keyword.map(|k| format!("{k:?}"))}),
+            )
+            .ordered_by(conversation.id.as_str())
+            .paced_by(ghl_pacing_key(&channel.location_id)),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Moves a message's status forward and enqueues the update to GHL when it changed.
+async fn status(
+    store: &Store,
+    tx: &mut Tx,
+    channel: &Channel,
+    report: &StatusReport,
+) -> Result<(), StoreError> {
+    let Some(message) = store
+        .message_by_provider_id(tx, &channel.id, &report.provider_message_id)
+        .await?
+    else {
+        // A status about a message we never sent (another system on the same line): 2xx,
+        // logged, ignored.
+        tracing::info!(channel = %channel.id, provider_message_id = %report.provider_message_id, "status for an unknown message ignored");
+        return Ok(());
+    };
+    if report.opted_out {
+        let scope = TenantScope::for_channel(channel);
+        if let Ok(contact) = store
+            .contact_of_conversation(tx, &message.conversation_id)
+            .await
+        {
+            store
+                .record_consent(
+                    tx,
+                    &scope,
+                    &contact,
+                    ConsentChange::OptOut,
+                    &format!("{}:provider", channel.provider),
+                    "",
+                )
+                .await?;
+        }
+    }
+    let changed = store
+        .advance_message_status(
+            tx,
+            &message,
+            &channel.agency_id,
+            report.status,
+            report.error.as_deref(),
+        )
+        .await?;
+    if let Some(new_status) = changed {
+        store
+            .queue()
+            .enqueue(
+                tx,
+                NewJob::new(
+                    SYNC_STATUS,
+                    json!({"message_id": message.id, "status": new_status}),
+                )
+                .ordered_by(message.conversation_id.as_str())
+                .paced_by(ghl_pacing_key(&channel.location_id)),
+            )
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! Webhooks from providers and GHL. Each is verified on its raw bytes, deduplicated by a
+//! unique key written in the same transaction as its effect, committed, and only then
+//! acknowledged (DESIGN.md rules 1, 2 and 5).
+
+mod channel;
+mod ingest;
+
+use axum::routing::post;
+use axum::Router;
+
+use crate::AppState;
+
+/// The webhook routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/webhooks/{provider}/{channel_id}",
+        post(channel::receive).get(channel::handshake),
+    )
+}
