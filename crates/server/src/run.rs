@@ -33,15 +33,21 @@ pub async fn run(
     });
     let grace = state.config.shutdown_grace();
 
-    let pool = roles.workers.then(|| {
-        let store = state.store.clone();
+    let pool = if roles.workers {
+        let context = jobs::JobContext {
+            store: state.store.clone(),
+            connectors: crate::connectors::Connectors::new(&state.config)?,
+            config: state.config.clone(),
+        };
         let pool = store::worker::WorkerPool::new(
-            store.queue().clone(),
-            jobs::handlers(&store),
+            state.store.queue().clone(),
+            jobs::handlers(context),
             jobs::worker_options(&state.config),
         );
-        tokio::spawn(pool.run(stopped(stop_rx.clone())))
-    });
+        Some(tokio::spawn(pool.run(stopped(stop_rx.clone()))))
+    } else {
+        None
+    };
 
     let server = match roles.http {
         Some(listener) => {

@@ -10,17 +10,22 @@ use store::Store;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<config::Config>,
+    /// GHL's webhook signing keys (the configured Ed25519 key and the legacy RSA key).
+    pub ghl_keys: Arc<ghl::webhook::WebhookKeys>,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) gauges: Arc<crate::metrics::QueueGauges>,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: Arc<config::Config>) -> Self {
-        Self {
+    /// Fails when the configured GHL webhook key is not a usable Ed25519 PEM.
+    pub fn new(store: Store, config: Arc<config::Config>) -> Result<Self, ghl::Error> {
+        let ghl_keys = ghl::webhook::WebhookKeys::with_ed25519(&config.ghl_webhook_public_key)?;
+        Ok(Self {
             store,
             config,
+            ghl_keys: Arc::new(ghl_keys),
             metrics: crate::metrics::recorder(),
             gauges: Arc::default(),
-        }
+        })
     }
 }

@@ -9,7 +9,7 @@ use store::queue::NewJob;
 use store::repo::{Channel, ConsentChange, NewMessage};
 use store::{Store, StoreError, TenantScope, Tx};
 
-/// Job kinds the ingest path enqueues (handled in `crate::jobs`).
+/// Job kinds the channel ingest path enqueues (handled in `crate::jobs`).
 pub const SYNC_INBOUND: &str = "sync_inbound";
 pub const SYNC_STATUS: &str = "sync_status";
 

@@ -3,7 +3,11 @@
 //! acknowledged (DESIGN.md rules 1, 2 and 5).
 
 mod channel;
+mod ghl_provider;
 mod ingest;
+
+pub use ghl_provider::{line_pacing_key, DELIVER, FAIL_IN_GHL};
+pub use ingest::{ghl_pacing_key, SYNC_INBOUND, SYNC_STATUS};
 
 use axum::routing::post;
 use axum::Router;
@@ -12,8 +16,10 @@ use crate::AppState;
 
 /// The webhook routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/webhooks/{provider}/{channel_id}",
-        post(channel::receive).get(channel::handshake),
-    )
+    Router::new()
+        .route("/webhooks/ghl/provider", post(ghl_provider::receive))
+        .route(
+            "/webhooks/{provider}/{channel_id}",
+            post(channel::receive).get(channel::handshake),
+        )
 }

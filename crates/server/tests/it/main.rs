@@ -2,6 +2,7 @@
 //! (SQLite, or the PostgreSQL named by `SWITCHBOARD_TEST_DATABASE_URL`).
 #![allow(clippy::unwrap_used, missing_debug_implementations)]
 
+mod bridge;
 mod http;
 mod sendblue;
 
@@ -40,7 +41,7 @@ impl TestServer {
         )];
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Arc::new(config::Config::load(None, vars).unwrap().config);
-        let state = AppState::new(test.store.clone(), config);
+        let state = AppState::new(test.store.clone(), config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -102,7 +103,7 @@ pub async fn start_run(
         store::Db::connect(&test.options()).await.unwrap(),
         store::testing::test_keys(),
     );
-    let state = AppState::new(store, config);
+    let state = AppState::new(store, config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();

@@ -22,6 +22,7 @@ CREATE TABLE locations (
     access_token_enc          TEXT,
     refresh_token_enc         TEXT,
     token_expires_at          BIGINT,
+    token_refresh_until       BIGINT,
     status                    TEXT NOT NULL DEFAULT 'active',
     created_at                BIGINT NOT NULL,
     updated_at                BIGINT NOT NULL

@@ -22,6 +22,7 @@ CREATE TABLE locations (
     access_token_enc          TEXT,
     refresh_token_enc         TEXT,
     token_expires_at          INTEGER,
+    token_refresh_until       INTEGER,
     status                    TEXT NOT NULL DEFAULT 'active',
     created_at                INTEGER NOT NULL,
     updated_at                INTEGER NOT NULL

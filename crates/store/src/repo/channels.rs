@@ -120,6 +120,20 @@ impl Store {
         Channel::from_row(&row)
     }
 
+    /// The active channels the scope can see, oldest first.
+    pub async fn channels(&self, scope: &TenantScope) -> Result<Vec<Channel>, StoreError> {
+        let (agency, location) = scope.binds();
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM channels WHERE status = 'active' AND {} ORDER BY id",
+            super::scope_filter(1, 2)
+        ))
+        .bind(agency)
+        .bind(location)
+        .fetch_all(self.db().reader())
+        .await?;
+        rows.iter().map(Channel::from_row).collect()
+    }
+
     /// The channel a provider webhook URL names, before any scope exists: the webhook
     /// handler verifies the signature with this channel's secret and only then acts
     /// within its location.

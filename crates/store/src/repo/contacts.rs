@@ -110,6 +110,58 @@ impl Store {
         Contact::from_row(&row)
     }
 
+    /// Records GHL's id for a contact (the contact mapping), inside the caller's
+    /// transaction. Returns the contact as updated.
+    pub async fn link_ghl_contact(
+        &self,
+        tx: &mut Tx,
+        contact: &ContactId,
+        ghl_contact_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE contacts SET ghl_contact_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(ghl_contact_id)
+            .bind(self.now_ms())
+            .bind(contact.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The contact GHL knows by `ghl_contact_id` at a location, if mapped.
+    pub async fn contact_by_ghl_id(
+        &self,
+        tx: &mut Tx,
+        location: &domain::LocationId,
+        ghl_contact_id: &str,
+    ) -> Result<Option<Contact>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE location_id = $1 AND ghl_contact_id = $2"
+        ))
+        .bind(location.as_str())
+        .bind(ghl_contact_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        row.as_ref().map(Contact::from_row).transpose()
+    }
+
+    /// The channel the contact last talked on, if any: outbound messages go out on the
+    /// line the contact knows.
+    pub async fn last_channel_of_contact(
+        &self,
+        tx: &mut Tx,
+        contact: &ContactId,
+    ) -> Result<Option<ChannelId>, StoreError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT channel_id FROM conversations WHERE contact_id = $1 \
+             ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC LIMIT 1",
+        )
+        .bind(contact.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        id.map(|id| id.parse().map_err(StoreError::from))
+            .transpose()
+    }
+
     /// A contact within the scope, or `NotFound`.
     pub async fn contact(
         &self,
@@ -134,6 +186,18 @@ impl Store {
                 .fetch_optional(&mut **tx)
                 .await?;
         Ok(id.ok_or(StoreError::NotFound)?.parse()?)
+    }
+
+    /// A conversation within the scope, or `NotFound`.
+    pub async fn conversation(
+        &self,
+        scope: &TenantScope,
+        id: &ConversationId,
+    ) -> Result<Conversation, StoreError> {
+        let row = self
+            .scoped_row("conversations", CONVERSATION_COLUMNS, id.as_str(), scope)
+            .await?;
+        Conversation::from_row(&row)
     }
 
     /// The conversation between a channel and a contact, created if new.

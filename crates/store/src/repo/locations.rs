@@ -236,6 +236,74 @@ impl Store {
         Ok(())
     }
 
+    /// Takes the location's token-refresh lease until `until_ms` if nobody holds it: GHL
+    /// rotates the refresh token on every use, so only one process may refresh at a time.
+    /// Returns false when another holder's lease is still running.
+    pub async fn take_token_refresh_lease(
+        &self,
+        id: &LocationId,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = self.now_ms();
+        let taken = sqlx::query(
+            "UPDATE locations SET token_refresh_until = $1 WHERE id = $2 \
+             AND (token_refresh_until IS NULL OR token_refresh_until < $3)",
+        )
+        .bind(until_ms)
+        .bind(id.as_str())
+        .bind(now)
+        .execute(self.db().writer())
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    /// Stores refreshed tokens and releases the refresh lease in one statement.
+    pub async fn store_refreshed_tokens(
+        &self,
+        id: &LocationId,
+        access_token: &str,
+        refresh_token: &str,
+        expires_at_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE locations SET access_token_enc = $1, refresh_token_enc = $2, \
+             token_expires_at = $3, token_refresh_until = NULL, updated_at = $4 WHERE id = $5",
+        )
+        .bind(
+            self.keys()
+                .encrypt_str(access_token, &token_context(id, "access_token")),
+        )
+        .bind(
+            self.keys()
+                .encrypt_str(refresh_token, &token_context(id, "refresh_token")),
+        )
+        .bind(expires_at_ms)
+        .bind(self.now_ms())
+        .bind(id.as_str())
+        .execute(self.db().writer())
+        .await?;
+        Ok(())
+    }
+
+    /// Releases the refresh lease without new tokens (the refresh failed).
+    pub async fn release_token_refresh_lease(&self, id: &LocationId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE locations SET token_refresh_until = NULL WHERE id = $1")
+            .bind(id.as_str())
+            .execute(self.db().writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a location whose install must be re-authorised (its refresh token is dead).
+    pub async fn mark_location_needs_reauth(&self, id: &LocationId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE locations SET status = 'needs_reauth', token_refresh_until = NULL, updated_at = $1 WHERE id = $2")
+            .bind(self.now_ms())
+            .bind(id.as_str())
+            .execute(self.db().writer())
+            .await?;
+        Ok(())
+    }
+
     /// A location's OAuth tokens, opened. `NotFound` if the location has none.
     pub async fn location_tokens(
         &self,

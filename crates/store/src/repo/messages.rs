@@ -114,6 +114,11 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let message = Message::from_row(&row)?;
+        sqlx::query("UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(conversation.id.as_str())
+            .execute(&mut **tx)
+            .await?;
         self.append_message_event(
             tx,
             agency_id,
@@ -209,6 +214,38 @@ impl Store {
         )
         .await?;
         Ok(Some(next))
+    }
+
+    /// Records the provider's id for a message we sent, in the caller's transaction.
+    pub async fn set_provider_message_id(
+        &self,
+        tx: &mut Tx,
+        message: &MessageId,
+        provider_message_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE messages SET provider_message_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(provider_message_id)
+            .bind(self.now_ms())
+            .bind(message.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records GHL's id for a message we posted to GHL, in the caller's transaction.
+    pub async fn set_ghl_message_id(
+        &self,
+        tx: &mut Tx,
+        message: &MessageId,
+        ghl_message_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE messages SET ghl_message_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(ghl_message_id)
+            .bind(self.now_ms())
+            .bind(message.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     /// Adds an entry to a message's timeline.

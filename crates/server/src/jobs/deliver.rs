@@ -1,0 +1,245 @@
+//! `deliver`: send one outbound message through its channel (flow 1).
+//!
+//! Consent is checked here, at send time, not when the message arrived. The attempt is
+//! written to the timeline before the call and the provider's answer right after it. If
+//! the process dies between the provider accepting and our record, the job runs again and
+//! the message is sent a second time: SendBlue takes no idempotency key. The timeline
+//! then shows a `send.attempt` without its `send.accepted`, which is how such a
+//! duplicate is found.
+
+use channels::OutboundMessage;
+use domain::{MessageId, MessageStatus};
+use outbound::Failure;
+use serde::Deserialize;
+use serde_json::json;
+use store::queue::{Job, NewJob, Outcome};
+use store::repo::{ConsentChange, Message};
+use store::{Store, StoreError, TenantScope};
+
+use super::{outcome_of, storage, JobContext};
+use crate::webhooks::{ghl_pacing_key, SYNC_STATUS};
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Deliver {
+    message_id: MessageId,
+    /// An opt-out confirmation: the one message an opted-out contact still receives.
+    #[serde(default)]
+    confirmation: bool,
+}
+
+pub(super) async fn deliver(ctx: JobContext, job: Job, p: Deliver) -> Outcome {
+    match run(&ctx, &job, &p).await {
+        Ok(outcome) => outcome,
+        Err(e) => storage(e),
+    }
+}
+
+async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreError> {
+    let store = &ctx.store;
+    let agency = match store.agency_of_message(&p.message_id).await {
+        Err(StoreError::NotFound) => {
+            return Ok(Outcome::Permanent {
+                error: format!("message {} no longer exists", p.message_id),
+            })
+        }
+        other => other?,
+    };
+    let scope = TenantScope::for_agency(&agency);
+    let message = store.message(&scope, &p.message_id).await?;
+    if message.status != MessageStatus::Pending {
+        // Already sent (or failed) by an earlier run that got as far as recording it.
+        return Ok(Outcome::Completed);
+    }
+    let channel = store.channel(&scope, &message.channel_id).await?;
+    let conversation = store.conversation(&scope, &message.conversation_id).await?;
+    let contact = store.contact(&scope, &conversation.contact_id).await?;
+    if contact.opted_out && !p.confirmation {
+        fail(
+            store,
+            &agency.id,
+            &message,
+            &channel.location_id,
+            "the contact has opted out (STOP); nothing was sent",
+        )
+        .await?;
+        return Ok(Outcome::Completed);
+    }
+    let Some(to) = contact.phone.clone().or(contact.email.clone()) else {
+        fail(
+            store,
+            &agency.id,
+            &message,
+            &channel.location_id,
+            "the contact has no phone number",
+        )
+        .await?;
+        return Ok(Outcome::Completed);
+    };
+    let mut tx = store.begin().await?;
+    store
+        .append_message_event(
+            &mut tx,
+            &agency.id,
+            &message.id,
+            "send.attempt",
+            json!({
+                "attempt": job.attempt, "provider": channel.provider, "line": channel.line,
+            }),
+        )
+        .await?;
+    tx.commit().await?;
+
+    let outbound = OutboundMessage {
+        to,
+        from_line: channel.line.clone(),
+        body: message.body.clone(),
+        media_urls: message.attachments.clone(),
+        status_callback: ctx.connectors.channels.webhook_url(&channel),
+        reference: message.id.to_string(),
+    };
+    let result = ctx
+        .connectors
+        .channels
+        .send(store, &channel, &outbound)
+        .await;
+    let mut tx = store.begin().await?;
+    let outcome = match result {
+        Ok(accepted) => {
+            store
+                .set_provider_message_id(&mut tx, &message.id, &accepted.provider_message_id)
+                .await?;
+            store
+                .append_message_event(&mut tx, &agency.id, &message.id, "send.accepted", json!({
+                    "provider_message_id": accepted.provider_message_id, "status": accepted.status,
+                }))
+                .await?;
+            let changed = store
+                .advance_message_status(&mut tx, &message, &agency.id, accepted.status, None)
+                .await?;
+            if let Some(status) = changed.filter(|s| *s != MessageStatus::Sent) {
+                enqueue_status(store, &mut tx, &message, &channel.location_id, status).await?;
+            }
+            Outcome::Completed
+        }
+        Err(failure) => {
+            store
+                .append_message_event(
+                    &mut tx,
+                    &agency.id,
+                    &message.id,
+                    "send.failed",
+                    json!({
+                        "attempt": job.attempt, "error": failure.detail(),
+                    }),
+                )
+                .await?;
+            match failure {
+                Failure::OptedOut { detail } => {
+                    store
+                        .record_consent(
+                            &mut tx,
+                            &TenantScope::for_channel(&channel),
+                            &contact.id,
+                            ConsentChange::OptOut,
+                            &format!("{}:send", channel.provider),
+                            &detail,
+                        )
+                        .await?;
+                    fail_in(
+                        store,
+                        &mut tx,
+                        &agency.id,
+                        &message,
+                        &channel.location_id,
+                        &format!("the recipient has opted out: {detail}"),
+                    )
+                    .await?;
+                    Outcome::Completed
+                }
+                Failure::Permanent { detail } => {
+                    fail_in(
+                        store,
+                        &mut tx,
+                        &agency.id,
+                        &message,
+                        &channel.location_id,
+                        &detail,
+                    )
+                    .await?;
+                    Outcome::Permanent { error: detail }
+                }
+                Failure::Retry { detail, after } if job.is_last_attempt() => {
+                    fail_in(
+                        store,
+                        &mut tx,
+                        &agency.id,
+                        &message,
+                        &channel.location_id,
+                        &format!("gave up after {} attempts: {detail}", job.attempt),
+                    )
+                    .await?;
+                    Outcome::Retry {
+                        error: detail,
+                        after,
+                    }
+                }
+                other => outcome_of(other),
+            }
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Marks a message failed (forward-only) and queues the news for GHL.
+async fn fail(
+    store: &Store,
+    agency: &domain::AgencyId,
+    message: &Message,
+    location: &domain::LocationId,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    fail_in(store, &mut tx, agency, message, location, reason).await?;
+    tx.commit().await
+}
+
+async fn fail_in(
+    store: &Store,
+    tx: &mut store::Tx,
+    agency: &domain::AgencyId,
+    message: &Message,
+    location: &domain::LocationId,
+    reason: &str,
+) -> Result<(), StoreError> {
+    if store
+        .advance_message_status(tx, message, agency, MessageStatus::Failed, Some(reason))
+        .await?
+        .is_some()
+    {
+        enqueue_status(store, tx, message, location, MessageStatus::Failed).await?;
+    }
+    Ok(())
+}
+
+async fn enqueue_status(
+    store: &Store,
+    tx: &mut store::Tx,
+    message: &Message,
+    location: &domain::LocationId,
+    status: MessageStatus,
+) -> Result<(), StoreError> {
+    store
+        .queue()
+        .enqueue(
+            tx,
+            NewJob::new(
+                SYNC_STATUS,
+                json!({"message_id": message.id, "status": status}),
+            )
+            .ordered_by(message.conversation_id.as_str())
+            .paced_by(ghl_pacing_key(location)),
+        )
+        .await?;
+    Ok(())
+}

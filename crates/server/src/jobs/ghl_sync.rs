@@ -1,0 +1,402 @@
+//! Jobs that tell GHL what happened: inbound messages (with STOP/START/HELP handling),
+//! status changes, and messages that can't be delivered at all.
+
+use domain::{Actor, Direction, LocationId, MessageId, MessageStatus};
+use ghl::api::{
+    ContactKey, ContactUpsert, DndChannel, GhlMessageStatus, InboundMessage, ProviderError,
+};
+use ghl::DndStatus;
+use serde::Deserialize;
+use serde_json::json;
+use store::queue::{Job, NewJob, Outcome};
+use store::repo::{Channel, Contact, Location, Message, NewMessage};
+use store::{StoreError, TenantScope};
+
+use super::{outcome_of, storage, JobContext};
+use crate::webhooks::{line_pacing_key, DELIVER};
+
+/// A handler step's failure: the job's outcome, or a storage error.
+enum Stop {
+    Outcome(Outcome),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Store(e)
+    }
+}
+
+impl From<ghl::Error> for Stop {
+    fn from(e: ghl::Error) -> Self {
+        Stop::Outcome(outcome_of(e.into_failure()))
+    }
+}
+
+fn finish(result: Result<Outcome, Stop>) -> Outcome {
+    match result {
+        Ok(outcome) | Err(Stop::Outcome(outcome)) => outcome,
+        Err(Stop::Store(e)) => storage(e),
+    }
+}
+
+/// The message with everything around it, read through its agency's scope.
+struct Context {
+    scope: TenantScope,
+    message: Message,
+    channel: Channel,
+    contact: Contact,
+    location: Location,
+}
+
+async fn load(ctx: &JobContext, id: &MessageId) -> Result<Context, Stop> {
+    let store = &ctx.store;
+    let agency = match store.agency_of_message(id).await {
+        Err(StoreError::NotFound) => {
+            return Err(Stop::Outcome(Outcome::Permanent {
+                error: format!("message {id} no longer exists"),
+            }))
+        }
+        other => other?,
+    };
+    let scope = TenantScope::for_agency(&agency);
+    let message = store.message(&scope, id).await?;
+    let channel = store.channel(&scope, &message.channel_id).await?;
+    let conversation = store.conversation(&scope, &message.conversation_id).await?;
+    let contact = store.contact(&scope, &conversation.contact_id).await?;
+    let location = store.location(&scope, &channel.location_id).await?;
+    Ok(Context {
+        scope,
+        message,
+        channel,
+        contact,
+        location,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SyncInbound {
+    message_id: MessageId,
+    /// `OptOut`, `OptIn` or `Help` when the message was one of those keywords.
+    #[serde(default)]
+    keyword: Option<String>,
+}
+
+/// Posts an inbound message to GHL (once: a rerun skips what is recorded), then handles
+/// its keyword: DND in GHL and one confirmation for STOP, DND lifted for START, a help
+/// reply for HELP.
+pub(super) async fn sync_inbound(ctx: JobContext, _job: Job, p: SyncInbound) -> Outcome {
+    finish(sync_inbound_steps(&ctx, &p).await)
+}
+
+async fn sync_inbound_steps(ctx: &JobContext, p: &SyncInbound) -> Result<Outcome, Stop> {
+    let store = &ctx.store;
+    let c = load(ctx, &p.message_id).await?;
+    let agency = c.location.agency_id.clone();
+    let ghl_contact = ghl_contact_id(ctx, &c).await?;
+    if c.message.ghl_message_id.is_none() {
+        let Some(provider_id) = c.location.conversation_provider_id.as_deref() else {
+            return Ok(Outcome::Permanent {
+                error: format!("location {} has no GHL conversation provider id (set it with `switchboard location add --conversation-provider-id`)", c.location.id),
+            });
+        };
+        let inbound = InboundMessage {
+            contact_id: &ghl_contact,
+            conversation_provider_id: Some(provider_id),
+            conversation_id: None,
+            message: &c.message.body,
+            attachments: &c.message.attachments,
+            alt_id: Some(c.message.id.as_str()),
+            date: None,
+        };
+        let added = ctx
+            .connectors
+            .ghl
+            .call(
+                store,
+                &c.location,
+                "add_inbound_message",
+                |api| api.add_inbound_message(&inbound),
+                ghl::api::parse_inbound_message,
+            )
+            .await?;
+        let mut tx = store.begin().await?;
+        store
+            .set_ghl_message_id(&mut tx, &c.message.id, &added.message_id)
+            .await?;
+        store
+            .append_message_event(&mut tx, &agency, &c.message.id, "ghl.posted", json!({
+                "ghl_message_id": added.message_id, "ghl_conversation_id": added.conversation_id,
+            }))
+            .await?;
+        tx.commit().await?;
+    }
+    match p.keyword.as_deref() {
+        Some("OptOut") => {
+            set_dnd(ctx, &c, &ghl_contact, DndStatus::Active).await?;
+            reply_once(ctx, &c, "opt_out_confirmation", "You have been unsubscribed and will receive no more messages. Reply START to resubscribe.", true).await?;
+        }
+        Some("OptIn") => set_dnd(ctx, &c, &ghl_contact, DndStatus::Inactive).await?,
+        Some("Help") => {
+            reply_once(
+                ctx,
+                &c,
+                "help_reply",
+                "Reply STOP to unsubscribe, START to resubscribe.",
+                false,
+            )
+            .await?;
+        }
+        _ => {}
+    }
+    Ok(Outcome::Completed)
+}
+
+/// GHL's id for the contact: the stored mapping, else GHL's duplicate search by phone,
+/// else a new GHL contact; the mapping is stored for next time.
+async fn ghl_contact_id(ctx: &JobContext, c: &Context) -> Result<String, Stop> {
+    if let Some(id) = &c.contact.ghl_contact_id {
+        return Ok(id.clone());
+    }
+    let store = &ctx.store;
+    let ghl_location = c.location.ghl_location_id.as_str();
+    let (phone, email) = (c.contact.phone.as_deref(), c.contact.email.as_deref());
+    let key = match (phone, email) {
+        (Some(phone), _) => ContactKey::Phone(phone),
+        (None, Some(email)) => ContactKey::Email(email),
+        (None, None) => {
+            return Err(Stop::Outcome(Outcome::Permanent {
+                error: "the contact has no phone or email".into(),
+            }))
+        }
+    };
+    let found = ctx
+        .connectors
+        .ghl
+        .call(
+            store,
+            &c.location,
+            "find_contact",
+            |api| api.find_contact(ghl_location, key),
+            ghl::api::parse_find_contact,
+        )
+        .await?;
+    let (id, created) = match found {
+        Some(contact) => (contact.id, false),
+        None => {
+            let upsert = ContactUpsert {
+                location_id: ghl_location,
+                phone,
+                email,
+                source: Some("Switchboard"),
+                ..Default::default()
+            };
+            let upserted = ctx
+                .connectors
+                .ghl
+                .call(
+                    store,
+                    &c.location,
+                    "upsert_contact",
+                    |api| api.upsert_contact(&upsert),
+                    ghl::api::parse_upsert_contact,
+                )
+                .await?;
+            (upserted.contact.id, upserted.created)
+        }
+    };
+    let mut tx = store.begin().await?;
+    store.link_ghl_contact(&mut tx, &c.contact.id, &id).await?;
+    store
+        .append_message_event(
+            &mut tx,
+            &c.location.agency_id,
+            &c.message.id,
+            "ghl.contact",
+            json!({"ghl_contact_id": id, "created": created}),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn set_dnd(
+    ctx: &JobContext,
+    c: &Context,
+    ghl_contact: &str,
+    status: DndStatus,
+) -> Result<(), Stop> {
+    ctx.connectors
+        .ghl
+        .call(
+            &ctx.store,
+            &c.location,
+            "update_dnd",
+            |api| api.update_dnd(ghl_contact, DndChannel::Sms, &status, None),
+            ghl::api::parse_contact_update,
+        )
+        .await?;
+    let mut tx = ctx.store.begin().await?;
+    ctx.store
+        .append_message_event(
+            &mut tx,
+            &c.location.agency_id,
+            &c.message.id,
+            "ghl.dnd",
+            json!({"status": status.as_str()}),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends a system reply to this inbound message at most once, however often the job runs:
+/// the guard receipt, the reply and its `deliver` job commit together.
+async fn reply_once(
+    ctx: &JobContext,
+    c: &Context,
+    purpose: &str,
+    body: &str,
+    confirmation: bool,
+) -> Result<(), StoreError> {
+    let store = &ctx.store;
+    let mut tx = store.begin().await?;
+    if !store
+        .record_webhook_receipt(
+            &mut tx,
+            purpose,
+            c.message.id.as_str(),
+            Some(&c.location.agency_id),
+        )
+        .await?
+    {
+        return Ok(());
+    }
+    let conversation = store
+        .conversation(&c.scope, &c.message.conversation_id)
+        .await?;
+    let reply = store
+        .insert_message(
+            &mut tx,
+            &conversation,
+            &c.location.agency_id,
+            &NewMessage {
+                direction: Direction::Outbound,
+                actor: Actor::System,
+                body: body.to_string(),
+                attachments: vec![],
+                status: MessageStatus::Pending,
+                provider_message_id: None,
+                ghl_message_id: None,
+            },
+        )
+        .await?;
+    if let Some(reply) = reply {
+        store
+            .queue()
+            .enqueue(
+                &mut tx,
+                NewJob::new(
+                    DELIVER,
+                    json!({"message_id": reply.id, "confirmation": confirmation}),
+                )
+                .ordered_by(conversation.id.as_str())
+                .paced_by(line_pacing_key(&c.channel.id)),
+            )
+            .await?;
+    }
+    tx.commit().await
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SyncStatus {
+    message_id: MessageId,
+    status: MessageStatus,
+}
+
+/// Mirrors a status change to GHL, for messages GHL sent through us. GHL has no `sent`.
+pub(super) async fn sync_status(ctx: JobContext, _job: Job, p: SyncStatus) -> Outcome {
+    finish(sync_status_steps(&ctx, &p).await)
+}
+
+async fn sync_status_steps(ctx: &JobContext, p: &SyncStatus) -> Result<Outcome, Stop> {
+    let c = load(ctx, &p.message_id).await?;
+    let (Some(ghl_id), Some(status)) = (
+        c.message.ghl_message_id.as_deref(),
+        GhlMessageStatus::from_domain(p.status),
+    ) else {
+        return Ok(Outcome::Completed);
+    };
+    if c.message.direction != Direction::Outbound {
+        return Ok(Outcome::Completed);
+    }
+    let error = c.message.error.as_deref().map(|message| ProviderError {
+        code: "1".into(),
+        kind: "saas".into(),
+        message: message.to_string(),
+    });
+    ctx.connectors
+        .ghl
+        .call(
+            &ctx.store,
+            &c.location,
+            "update_message_status",
+            |api| api.update_message_status(ghl_id, status, error.as_ref()),
+            ghl::api::parse_status_update,
+        )
+        .await?;
+    let mut tx = ctx.store.begin().await?;
+    ctx.store
+        .append_message_event(
+            &mut tx,
+            &c.location.agency_id,
+            &c.message.id,
+            "ghl.status",
+            json!({"status": status.as_str()}),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Outcome::Completed)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct FailInGhl {
+    location_id: LocationId,
+    ghl_message_id: String,
+    reason: String,
+}
+
+/// Tells GHL a message it sent us can't be delivered (no line on the location).
+pub(super) async fn fail_in_ghl(ctx: JobContext, _job: Job, p: FailInGhl) -> Outcome {
+    let location = match ctx.store.location_for_operator(&p.location_id).await {
+        Ok(location) => location,
+        Err(StoreError::NotFound) => {
+            return Outcome::Permanent {
+                error: format!("location {} no longer exists", p.location_id),
+            }
+        }
+        Err(e) => return storage(e),
+    };
+    let error = ProviderError {
+        code: "1".into(),
+        kind: "saas".into(),
+        message: p.reason.clone(),
+    };
+    match ctx
+        .connectors
+        .ghl
+        .call(
+            &ctx.store,
+            &location,
+            "update_message_status",
+            |api| {
+                api.update_message_status(&p.ghl_message_id, GhlMessageStatus::Failed, Some(&error))
+            },
+            ghl::api::parse_status_update,
+        )
+        .await
+    {
+        Ok(()) => Outcome::Completed,
+        Err(e) => outcome_of(e.into_failure()),
+    }
+}

@@ -1,0 +1,172 @@
+//! `POST /webhooks/ghl/provider`: GHL's conversation-provider Delivery URL (flow 1).
+//!
+//! A GHL user (or workflow) sent a message through our provider. We verify
+//! `X-GHL-Signature` on the raw bytes, store the message `pending` with a `deliver` job in
+//! one transaction (a redelivery of the same GHL message id stores nothing), and answer
+//! 200. Which line it goes out on: the one the contact last talked to, else the
+//! location's oldest channel.
+
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use domain::{Direction, MessageStatus};
+use ghl::payload::ProviderOutboundMessage;
+use serde_json::{json, Value};
+use store::queue::NewJob;
+use store::repo::NewMessage;
+use store::{StoreError, TenantScope};
+
+use crate::http::ApiError;
+use crate::AppState;
+
+/// Job kinds this webhook enqueues.
+pub const DELIVER: &str = "deliver";
+pub const FAIL_IN_GHL: &str = "fail_in_ghl";
+
+/// How far a webhook's own timestamp may be from our clock (GHL's guide: 5 minutes).
+const FRESHNESS: Duration = Duration::from_secs(300);
+
+/// The pacing key of a line's send rate.
+pub fn line_pacing_key(channel: &domain::ChannelId) -> String {
+    format!("line:{channel}")
+}
+
+pub(super) async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state
+        .ghl_keys
+        .verify_provider_delivery(&headers, &body)
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))?;
+    let payload = ProviderOutboundMessage::parse(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_payload", e.to_string()))?;
+    if let Some(timestamp) = &payload.timestamp {
+        ghl::webhook::check_freshness(timestamp, SystemTime::now(), FRESHNESS)
+            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "stale_webhook", e.to_string()))?;
+    }
+    if !payload.is_sms() {
+        tracing::info!(kind = %payload.kind, message = %payload.message_id, "non-SMS provider delivery ignored");
+        return Ok((StatusCode::OK, Json(json!({"status": "ignored"}))));
+    }
+    let location = match state.store.location_by_ghl_id(&payload.location_id).await {
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_location",
+                "no such location",
+            ))
+        }
+        other => other?,
+    };
+    let scope = TenantScope::for_location(&location);
+    let store = &state.store;
+    let mut tx = store.begin().await?;
+    if let Some(webhook_id) = &payload.webhook_id {
+        if !store
+            .record_webhook_receipt(
+                &mut tx,
+                "ghl:provider",
+                webhook_id,
+                Some(&location.agency_id),
+            )
+            .await?
+        {
+            return Ok((StatusCode::OK, Json(json!({"status": "duplicate"}))));
+        }
+    }
+    let Some(phone) = payload
+        .phone
+        .as_deref()
+        .and_then(|p| channels::e164("phone", p).ok())
+    else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_phone",
+            "the message has no usable phone number",
+        ));
+    };
+    let known = store
+        .contact_by_ghl_id(&mut tx, &location.id, &payload.contact_id)
+        .await?;
+    let channels = store.channels(&scope).await?;
+    let last = match &known {
+        Some(contact) => store.last_channel_of_contact(&mut tx, &contact.id).await?,
+        None => None,
+    };
+    let Some(channel) = last
+        .and_then(|id| channels.iter().find(|c| c.id == id))
+        .or_else(|| channels.first())
+        .cloned()
+    else {
+        // Nothing to send on: tell GHL the message failed, durably, and say so.
+        store
+            .queue()
+            .enqueue(
+                &mut tx,
+                NewJob::new(
+                    FAIL_IN_GHL,
+                    json!({
+                        "location_id": location.id, "ghl_message_id": payload.message_id,
+                        "reason": "no line is connected to this location in Switchboard",
+                    }),
+                ),
+            )
+            .await?;
+        tx.commit().await?;
+        return Ok((StatusCode::OK, Json(json!({"status": "no_channel"}))));
+    };
+    let contact = match known {
+        Some(contact) => contact,
+        None => {
+            let contact = store.contact_for_handle(&mut tx, &channel, &phone).await?;
+            store
+                .link_ghl_contact(&mut tx, &contact.id, &payload.contact_id)
+                .await?;
+            contact
+        }
+    };
+    let conversation = store.conversation_for(&mut tx, &channel, &contact).await?;
+    let stored = store
+        .insert_message(
+            &mut tx,
+            &conversation,
+            &location.agency_id,
+            &NewMessage {
+                direction: Direction::Outbound,
+                actor: payload.sender().actor(),
+                body: payload.message.clone().unwrap_or_default(),
+                attachments: payload.attachments.clone(),
+                status: MessageStatus::Pending,
+                provider_message_id: None,
+                ghl_message_id: Some(payload.message_id.clone()),
+            },
+        )
+        .await?;
+    let Some(message) = stored else {
+        return Ok((StatusCode::OK, Json(json!({"status": "duplicate"}))));
+    };
+    store
+        .append_message_event(&mut tx, &location.agency_id, &message.id, "webhook.received", json!({
+            "source": "ghl", "ghl_message_id": payload.message_id, "sender": format!("{:?}", payload.sender()),
+        }))
+        .await?;
+    store
+        .queue()
+        .enqueue(
+            &mut tx,
+            NewJob::new(DELIVER, json!({"message_id": message.id}))
+                .ordered_by(conversation.id.as_str())
+                .paced_by(line_pacing_key(&channel.id)),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({"status": "accepted", "message_id": message.id})),
+    ))
+}

@@ -1,0 +1,410 @@
+//! Flows 1 and 2 end to end against the sandbox's GHL and SendBlue: a real gateway (HTTP
+//! and workers) on one port, the simulators on another, talking over loopback.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use domain::{MessageStatus, Provider};
+use sandbox::{Sandbox, SandboxOptions};
+use serde_json::{json, Value};
+use server::{AppState, Roles};
+use store::repo::{Location, NewChannel, NewLocation};
+use store::testing::TestStore;
+use store::TenantScope;
+use tokio::sync::oneshot;
+
+const GHL_LOCATION: &str = "sbLoc0000000000000001";
+const LINE: &str = "+15122164639";
+const SECRET: &str = "whsec-bridge";
+
+pub struct Bridge {
+    pub sandbox: String,
+    pub client: reqwest::Client,
+    pub test: TestStore,
+    pub location: Location,
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Bridge {
+    pub async fn start() -> Self {
+        let client = reqwest::Client::new();
+        // The simulators.
+        let sim = Sandbox::new(SandboxOptions {
+            ghl_client_id: Some("client-id".into()),
+            ghl_client_secret: Some("client-secret".into()),
+            sendblue_callback_delay: Duration::from_millis(20),
+            ..SandboxOptions::default()
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sandbox = format!("http://{}", listener.local_addr().unwrap());
+        let (stop_sim, sim_stopped) = oneshot::channel::<()>();
+        let sim_task = tokio::spawn({
+            let sim = sim.clone();
+            async move {
+                let _ = sim
+                    .serve(listener, async {
+                        let _ = sim_stopped.await;
+                    })
+                    .await;
+            }
+        });
+
+        // The gateway, configured against them.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway = format!("http://{}", listener.local_addr().unwrap());
+        sim.set_gateway_base_url(Some(gateway.clone()));
+        let data = tempfile::tempdir().unwrap();
+        let env = vec![
+            (
+                "SWITCHBOARD_DATA_DIR".to_string(),
+                data.path().display().to_string(),
+            ),
+            ("SWITCHBOARD_PUBLIC_URL".to_string(), gateway.clone()),
+            (
+                "SWITCHBOARD_GHL_API_BASE".to_string(),
+                format!("{sandbox}/ghl"),
+            ),
+            (
+                "SWITCHBOARD_GHL_WEBHOOK_PUBLIC_KEY".to_string(),
+                sim.ghl_public_key_pem(),
+            ),
+            (
+                "SWITCHBOARD_GHL_CLIENT_ID".to_string(),
+                "client-id".to_string(),
+            ),
+            (
+                "SWITCHBOARD_GHL_CLIENT_SECRET".to_string(),
+                "client-secret".to_string(),
+            ),
+            (
+                "SWITCHBOARD_SHUTDOWN_GRACE_SECS".to_string(),
+                "2".to_string(),
+            ),
+        ];
+        let config = Arc::new(config::Config::load(None, env).unwrap().config);
+        let test = TestStore::new().await;
+
+        // A GHL install and a SendBlue account, on both sides.
+        let seeded: Value = client
+            .post(format!("{sandbox}/_control/ghl/locations"))
+            .json(&json!({"locationId": GHL_LOCATION, "conversationProviderId": "cp-bridge"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        client
+            .post(format!("{sandbox}/_control/sendblue/accounts"))
+            .json(&json!({"apiKeyId": "kid", "apiSecretKey": "ksecret", "signingSecret": SECRET, "lines": [LINE]}))
+            .send().await.unwrap();
+        let store = &test.store;
+        let mut tx = store.begin().await.unwrap();
+        let agency = store
+            .upsert_agency(&mut tx, "Bridge agency", None)
+            .await
+            .unwrap();
+        let location = store
+            .create_location(
+                &mut tx,
+                &agency,
+                &NewLocation {
+                    ghl_location_id: GHL_LOCATION.into(),
+                    conversation_provider_id: Some("cp-bridge".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let expires = store.db().now_ms() + 86_000_000;
+        store
+            .set_location_tokens(
+                &mut tx,
+                &TenantScope::for_location(&location),
+                &location.id,
+                seeded["accessToken"].as_str().unwrap(),
+                seeded["refreshToken"].as_str().unwrap(),
+                Some(expires),
+            )
+            .await
+            .unwrap();
+        let channel = store
+            .create_channel(
+                &mut tx,
+                &location,
+                &NewChannel {
+                    provider: Provider::Sendblue,
+                    line: LINE.into(),
+                    credentials: BTreeMap::from([
+                        ("api_key_id".to_string(), "kid".to_string()),
+                        ("api_secret_key".to_string(), "ksecret".to_string()),
+                        ("signing_secret".to_string(), SECRET.to_string()),
+                    ]),
+                    api_base: Some(format!("{sandbox}/sendblue")),
+                    settings: json!({}),
+                },
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        client
+            .post(format!("{sandbox}/_control/sendblue/webhooks"))
+            .json(&json!({"line": LINE, "url": format!("{gateway}/webhooks/sendblue/{}", channel.id)}))
+            .send().await.unwrap();
+
+        let gateway_store = store::Store::new(
+            store::Db::connect(&test.options()).await.unwrap(),
+            store::testing::test_keys(),
+        );
+        let state = AppState::new(gateway_store, config).unwrap();
+        let (stop_gw, gw_stopped) = oneshot::channel::<()>();
+        let gw_task = tokio::spawn(async move {
+            server::run(
+                state,
+                Roles {
+                    http: Some(listener),
+                    workers: true,
+                },
+                async {
+                    let _ = gw_stopped.await;
+                },
+            )
+            .await
+            .unwrap();
+            drop(data);
+        });
+        Self {
+            sandbox,
+            client,
+            test,
+            location,
+            stops: vec![stop_gw, stop_sim],
+            tasks: vec![gw_task, sim_task],
+        }
+    }
+
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/_control{path}", self.sandbox))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {value}");
+        value
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.client
+            .get(format!("{}/_control{path}", self.sandbox))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `check` against the sandbox's view until it holds.
+    pub async fn eventually(&self, what: &str, mut check: impl AsyncFnMut(&Self) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !check(self).await {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+fn statuses(message: &Value) -> Vec<String> {
+    message["statusHistory"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["status"].as_str().map(String::from))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_from_ghl_reaches_sendblue_and_its_status_reaches_ghl() {
+    let bridge = Bridge::start().await;
+    let sent = bridge
+        .control("/ghl/outbound", json!({"locationId": GHL_LOCATION, "phone": "+19998887777", "message": "Hi from GHL", "userId": "user-1"}))
+        .await;
+    let ghl_id = sent["messageId"].as_str().unwrap().to_string();
+    bridge
+        .eventually("SendBlue to receive the send", async |b| {
+            b.get("/sendblue/messages")
+                .await
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["content"] == "Hi from GHL")
+        })
+        .await;
+    bridge
+        .eventually("GHL to hear 'delivered'", async |b| {
+            let messages = b
+                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
+                .await;
+            messages.as_array().unwrap().iter().any(|m| {
+                m["id"] == ghl_id.as_str() && statuses(m).contains(&"delivered".to_string())
+            })
+        })
+        .await;
+    let store = &bridge.test.store;
+    let id: String = sqlx::query_scalar("SELECT id FROM messages WHERE ghl_message_id = $1")
+        .bind(&ghl_id)
+        .fetch_one(store.db().reader())
+        .await
+        .unwrap();
+    let scope = TenantScope::for_location(&bridge.location);
+    let message = store.message(&scope, &id.parse().unwrap()).await.unwrap();
+    assert_eq!(message.status, MessageStatus::Delivered);
+    assert_eq!(message.actor, domain::Actor::Agent);
+    let kinds: Vec<String> = store
+        .message_timeline(&scope, &message.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for step in [
+        "created",
+        "webhook.received",
+        "send.attempt",
+        "send.accepted",
+        "status",
+        "ghl.status",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == step),
+            "{step} missing from {kinds:?}"
+        );
+    }
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_from_a_contact_reaches_ghl_once() {
+    let bridge = Bridge::start().await;
+    bridge
+        .control(
+            "/sendblue/inbound",
+            json!({"line": LINE, "from": "+19998887777", "content": "Hello there"}),
+        )
+        .await;
+    bridge
+        .eventually("GHL to receive the inbound message", async |b| {
+            let messages = b
+                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
+                .await;
+            messages
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["body"] == "Hello there" && m["direction"] == "inbound")
+        })
+        .await;
+    let store = &bridge.test.store;
+    bridge
+        .eventually("the GHL id to be recorded", async |b| {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE ghl_message_id IS NOT NULL AND direction = 'inbound'")
+                .fetch_one(b.test.store.db().reader()).await.unwrap();
+            n == 1
+        })
+        .await;
+    // The GHL contact was created once and mapped.
+    let ghl_contact: Option<String> = sqlx::query_scalar("SELECT ghl_contact_id FROM contacts")
+        .fetch_one(store.db().reader())
+        .await
+        .unwrap();
+    assert!(ghl_contact.is_some());
+    let contacts = bridge
+        .get(&format!("/ghl/contacts?locationId={GHL_LOCATION}"))
+        .await;
+    assert_eq!(contacts.as_array().unwrap().len(), 1);
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_confirms_once_sets_dnd_and_blocks_later_sends() {
+    let bridge = Bridge::start().await;
+    bridge
+        .control(
+            "/sendblue/inbound",
+            json!({"line": LINE, "from": "+19998887777", "content": "STOP"}),
+        )
+        .await;
+    // One confirmation is attempted. SendBlue (like the sandbox) opts the contact out
+    // itself on STOP and declines the send; we record that, we don't retry it.
+    bridge
+        .eventually("the confirmation to be attempted", async |b| {
+            confirmation_sends(&b.get("/sendblue/requests").await) == 1
+        })
+        .await;
+    bridge
+        .eventually("GHL's DND to be set", async |b| {
+            let contacts = b
+                .get(&format!("/ghl/contacts?locationId={GHL_LOCATION}"))
+                .await;
+            contacts
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["dndSettings"]["SMS"]["status"] == "active")
+        })
+        .await;
+    // A GHL user writes to the opted-out contact: nothing goes out, GHL hears 'failed'.
+    let sent = bridge.control("/ghl/outbound", json!({"locationId": GHL_LOCATION, "phone": "+19998887777", "message": "Special offer!"})).await;
+    let ghl_id = sent["messageId"].as_str().unwrap().to_string();
+    bridge
+        .eventually("GHL to hear 'failed'", async |b| {
+            let messages = b
+                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
+                .await;
+            messages
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["id"] == ghl_id.as_str() && statuses(m).contains(&"failed".to_string()))
+        })
+        .await;
+    let requests = bridge.get("/sendblue/requests").await;
+    assert_eq!(confirmation_sends(&requests), 1);
+    let sends = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap_or("").ends_with("/send-message"))
+        .count();
+    assert_eq!(
+        sends, 1,
+        "only the confirmation may be attempted: {requests}"
+    );
+    bridge.stop().await;
+}
+
+/// How many sends of the opt-out confirmation SendBlue received.
+fn confirmation_sends(requests: &Value) -> usize {
+    requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap_or("").ends_with("/send-message"))
+        .filter(|r| r["body"].to_string().contains("unsubscribed"))
+        .count()
+}
