@@ -1,5 +1,6 @@
 //! The command line: `switchboard <command>` (see the README's command table).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -41,6 +42,37 @@ pub enum Command {
     /// Measure this machine and print one JSON object of results.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Try it on this machine: the gateway on SQLite in a data folder, the sandbox
+    /// simulators in-process, a seeded agency, location and SendBlue channel, and a
+    /// scripted exchange. Reads no --config file and keeps to its data folder.
+    Demo(DemoArgs),
+    /// Run the sandbox simulators (GHL, SendBlue) alone, on their own port.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its SQLite database and master key. Not the configured
+    /// SWITCHBOARD_DATA_DIR: the demo never touches a real installation's data.
+    #[arg(long, default_value = "./demo-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Address the gateway listens on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Address the in-process sandbox listens on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub sandbox_listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// The gateway's base URL, where the simulators post their webhooks
+    /// (also settable later with `PUT /_control/gateway`).
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,8 +4,10 @@
 mod bench;
 mod channel;
 pub mod cli;
+mod demo;
 mod dlq;
 mod location;
+mod sandbox_cmd;
 mod startup;
 mod trace;
 
@@ -31,5 +33,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             startup::rotate_keys(cli.config.as_deref()).await
         }
         Command::Bench(command) => bench::run(command).await,
+        Command::Demo(args) => demo::run(cli.config.as_deref(), args).await,
+        Command::Sandbox(args) => sandbox_cmd::run(cli.config.as_deref(), args).await,
     }
 }

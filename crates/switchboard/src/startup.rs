@@ -12,7 +12,11 @@ use tracing_subscriber::EnvFilter;
 
 /// Loads and validates the configuration and starts logging; reports warnings.
 pub(crate) fn load(config_path: Option<&Path>) -> Result<Config> {
-    let loaded = Config::from_process_env(config_path).context("invalid configuration")?;
+    start(Config::from_process_env(config_path).context("invalid configuration")?)
+}
+
+/// Starts logging as a loaded configuration says, then reports its warnings.
+pub(crate) fn start(loaded: config::Loaded) -> Result<Config> {
     init_logging(&loaded.config)?;
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
@@ -140,16 +144,24 @@ pub(crate) async fn migrate(config_path: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// Connects, applies pending migrations, and opens the store with the key ring (what
+/// `serve` and `demo` do at start).
+pub(crate) async fn migrated_store(config: &Config) -> Result<Store> {
+    let db = connect(config).await?;
+    db.migrate().await.context("migrating the database")?;
+    let store = Store::new(db, key_ring(config)?);
+    store.verify_keys().await?;
+    Ok(store)
+}
+
 pub(crate) async fn serve(config_path: Option<&Path>, workers: bool) -> Result<()> {
     let config = load(config_path)?;
-    let db = connect(&config).await?;
-    db.migrate().await.context("migrating the database")?;
-    let store = Store::new(db, key_ring(&config)?);
-    store.verify_keys().await?;
+    let store = migrated_store(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (SWITCHBOARD_LISTEN)", config.listen))?;
-    let state = server::AppState::new(store, Arc::new(config));
+    let state = server::AppState::new(store, Arc::new(config))
+        .context("SWITCHBOARD_GHL_WEBHOOK_PUBLIC_KEY")?;
     server::run(
         state,
         server::Roles {
@@ -165,7 +177,8 @@ pub(crate) async fn serve(config_path: Option<&Path>, workers: bool) -> Result<(
 pub(crate) async fn worker(config_path: Option<&Path>) -> Result<()> {
     let config = load(config_path)?;
     let store = open_store(&config).await?;
-    let state = server::AppState::new(store, Arc::new(config));
+    let state = server::AppState::new(store, Arc::new(config))
+        .context("SWITCHBOARD_GHL_WEBHOOK_PUBLIC_KEY")?;
     server::run(
         state,
         server::Roles {
@@ -179,7 +192,7 @@ pub(crate) async fn worker(config_path: Option<&Path>) -> Result<()> {
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

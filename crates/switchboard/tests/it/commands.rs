@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use crate::{run, stderr, switchboard};
+use crate::{http_status, run, stderr, switchboard};
 
 #[test]
 fn a_bad_setting_stops_the_program_naming_the_setting() {
@@ -186,20 +186,6 @@ fn bench_queue_prints_one_json_object() {
     for field in ["seconds", "jobs_per_sec", "p50_ms", "p99_ms", "peak_rss_mb"] {
         assert!(result[field].as_f64().unwrap() > 0.0, "{field}: {result}");
     }
-}
-
-/// The status code of `GET path`, or `None` if nothing answers yet.
-fn http_status(address: &str, path: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[test]
