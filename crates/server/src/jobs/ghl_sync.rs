@@ -6,6 +6,7 @@ use ghl::api::{
     ContactKey, ContactUpsert, DndChannel, GhlMessageStatus, InboundMessage, ProviderError,
 };
 use ghl::DndStatus;
+use outbound::Failure;
 use serde::Deserialize;
 use serde_json::json;
 use store::queue::{Job, NewJob, Outcome};
@@ -109,7 +110,7 @@ async fn sync_inbound_steps(ctx: &JobContext, p: &SyncInbound) -> Result<Outcome
             alt_id: Some(c.message.id.as_str()),
             date: None,
         };
-        let added = ctx
+        let posted = ctx
             .connectors
             .ghl
             .call(
@@ -119,7 +120,15 @@ async fn sync_inbound_steps(ctx: &JobContext, p: &SyncInbound) -> Result<Outcome
                 |api| api.add_inbound_message(&inbound),
                 ghl::api::parse_inbound_message,
             )
-            .await?;
+            .await;
+        let added = match posted {
+            Err(ghl::Error::Call(Failure::Permanent { detail }))
+                if c.contact.ghl_contact_id.is_some() =>
+            {
+                return Err(stale_mapping(ctx, &c, &ghl_contact, detail).await);
+            }
+            other => other?,
+        };
         let mut tx = store.begin().await?;
         store
             .set_ghl_message_id(&mut tx, &c.message.id, &added.message_id)
@@ -218,6 +227,39 @@ async fn ghl_contact_id(ctx: &JobContext, c: &Context) -> Result<String, Stop> {
         .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// GHL refused a message for a contact we had mapped. If GHL no longer knows that contact
+/// (deleted or merged), forget the mapping and retry at once: the next run finds or
+/// creates the contact again. Otherwise the refusal stands.
+async fn stale_mapping(ctx: &JobContext, c: &Context, ghl_contact: &str, detail: String) -> Stop {
+    let lookup = ctx
+        .connectors
+        .ghl
+        .call(
+            &ctx.store,
+            &c.location,
+            "get_contact",
+            |api| api.get_contact(ghl_contact),
+            ghl::api::parse_contact,
+        )
+        .await;
+    match lookup {
+        Err(ghl::Error::Call(Failure::Permanent { .. })) => {
+            if let Err(e) = ctx.store.clear_ghl_contact(&c.contact.id).await {
+                return Stop::Store(e);
+            }
+            tracing::warn!(contact = %c.contact.id, %ghl_contact, "GHL no longer knows the mapped contact; mapping cleared");
+            Stop::Outcome(Outcome::Retry {
+                error: format!(
+                    "GHL no longer knows contact {ghl_contact}; it will be looked up again"
+                ),
+                after: Some(std::time::Duration::ZERO),
+            })
+        }
+        Ok(_) => Stop::Outcome(Outcome::Permanent { error: detail }),
+        Err(e) => Stop::from(e),
+    }
 }
 
 async fn set_dnd(

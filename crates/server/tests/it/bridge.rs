@@ -408,3 +408,57 @@ fn confirmation_sends(requests: &Value) -> usize {
         .filter(|r| r["body"].to_string().contains("unsubscribed"))
         .count()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_gone_from_ghl_is_looked_up_again() {
+    let bridge = Bridge::start().await;
+    bridge
+        .control(
+            "/sendblue/inbound",
+            json!({"line": LINE, "from": "+19998887777", "content": "first"}),
+        )
+        .await;
+    let store = bridge.test.store.clone();
+    bridge
+        .eventually("the contact to be mapped", async |b| {
+            let id: Option<String> = sqlx::query_scalar("SELECT ghl_contact_id FROM contacts")
+                .fetch_one(b.test.store.db().reader())
+                .await
+                .unwrap();
+            id.is_some()
+        })
+        .await;
+    let real: String = sqlx::query_scalar("SELECT ghl_contact_id FROM contacts")
+        .fetch_one(store.db().reader())
+        .await
+        .unwrap();
+    // GHL merged or deleted the contact: our mapping now names nobody.
+    sqlx::query("UPDATE contacts SET ghl_contact_id = 'gone000000000000000'")
+        .execute(store.db().writer())
+        .await
+        .unwrap();
+    bridge
+        .control(
+            "/sendblue/inbound",
+            json!({"line": LINE, "from": "+19998887777", "content": "second"}),
+        )
+        .await;
+    bridge
+        .eventually("GHL to receive the second message", async |b| {
+            let messages = b
+                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
+                .await;
+            messages
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["body"] == "second")
+        })
+        .await;
+    let now: String = sqlx::query_scalar("SELECT ghl_contact_id FROM contacts")
+        .fetch_one(store.db().reader())
+        .await
+        .unwrap();
+    assert_eq!(now, real);
+    bridge.stop().await;
+}

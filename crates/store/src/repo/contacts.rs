@@ -127,6 +127,17 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets GHL's id for a contact (GHL deleted or merged it), so the next sync looks
+    /// it up again.
+    pub async fn clear_ghl_contact(&self, contact: &ContactId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE contacts SET ghl_contact_id = NULL, updated_at = $1 WHERE id = $2")
+            .bind(self.now_ms())
+            .bind(contact.as_str())
+            .execute(self.db().writer())
+            .await?;
+        Ok(())
+    }
+
     /// The contact GHL knows by `ghl_contact_id` at a location, if mapped.
     pub async fn contact_by_ghl_id(
         &self,
