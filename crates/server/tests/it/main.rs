@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, missing_debug_implementations)]
 
 mod bridge;
+mod ghl_provider;
 mod http;
 mod sendblue;
 
