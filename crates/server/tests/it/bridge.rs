@@ -462,3 +462,56 @@ async fn a_contact_gone_from_ghl_is_looked_up_again() {
     assert_eq!(now, real);
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_jobs_with_an_expired_token_refresh_it_exactly_once() {
+    let bridge = Bridge::start().await;
+    let store = bridge.test.store.clone();
+    // The access token has expired on both sides.
+    sqlx::query("UPDATE locations SET token_expires_at = 0")
+        .execute(store.db().writer())
+        .await
+        .unwrap();
+    bridge
+        .control(
+            &format!("/ghl/locations/{GHL_LOCATION}/expire-tokens"),
+            json!({}),
+        )
+        .await;
+    for i in 0..8 {
+        bridge.control("/sendblue/inbound", json!({"line": LINE, "from": format!("+1999888770{i}"), "content": format!("hi {i}")})).await;
+    }
+    bridge
+        .eventually("all eight messages in GHL", async |b| {
+            let messages = b
+                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
+                .await;
+            messages
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["direction"] == "inbound")
+                .count()
+                == 8
+        })
+        .await;
+    let requests = bridge.get("/ghl/requests").await;
+    let refreshes: Vec<&Value> = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("/ghl/oauth/token")
+        })
+        .collect();
+    assert_eq!(refreshes.len(), 1, "{refreshes:?}");
+    let status: String = sqlx::query_scalar("SELECT status FROM locations")
+        .fetch_one(store.db().reader())
+        .await
+        .unwrap();
+    assert_eq!(status, "active");
+    bridge.stop().await;
+}
