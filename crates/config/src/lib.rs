@@ -82,6 +82,12 @@ pub struct Config {
     /// How long a claimed job stays claimed before another worker may take it over (its
     /// worker is presumed dead). Default 300 s, longer than any external call's timeout.
     pub job_lease_secs: u64,
+    /// Consecutive transport failures or 5xx from one API and credential that open its
+    /// circuit breaker. Default 5: a blip passes, an outage stops the hammering.
+    pub breaker_threshold: u32,
+    /// How long an open breaker waits before one trial call; doubles on each failed trial,
+    /// up to 20 times this. Default 15 s.
+    pub breaker_cooldown_secs: u64,
     /// GHL API base URL, no trailing slash. Default `https://services.leadconnectorhq.com`.
     pub ghl_api_base: String,
     /// PEM public key that verifies GHL webhook signatures. Default: GHL's published key.
@@ -174,6 +180,9 @@ impl Config {
             shutdown_grace_secs: r.or("shutdown_grace_secs", 30, |s| parse::number(s, 0, 3600))?,
             worker_concurrency: r.or("worker_concurrency", 32, |s| parse::number(s, 1, 1024))?,
             job_lease_secs: r.or("job_lease_secs", 300, |s| parse::number(s, 5, 86_400))?,
+            breaker_threshold: r.or("breaker_threshold", 5, |s| parse::number(s, 1, 100))?,
+            breaker_cooldown_secs: r
+                .or("breaker_cooldown_secs", 15, |s| parse::number(s, 1, 3600))?,
             ghl_api_base: r.url("ghl_api_base", "https://services.leadconnectorhq.com")?,
             ghl_webhook_public_key: r.or(
                 "ghl_webhook_public_key",
@@ -237,6 +246,11 @@ impl Config {
     /// [`Config::job_lease_secs`] as a duration.
     pub fn job_lease(&self) -> Duration {
         Duration::from_secs(self.job_lease_secs)
+    }
+
+    /// The breaker cool-down as a `Duration`.
+    pub fn breaker_cooldown(&self) -> Duration {
+        Duration::from_secs(self.breaker_cooldown_secs)
     }
 }
 

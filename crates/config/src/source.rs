@@ -74,6 +74,8 @@ pub(crate) const SETTINGS: &[Spec] = &[
     number("shutdown_grace_secs"),
     number("worker_concurrency"),
     number("job_lease_secs"),
+    number("breaker_threshold"),
+    number("breaker_cooldown_secs"),
     text("ghl_api_base"),
     text("ghl_webhook_public_key"),
     text("ghl_client_id"),

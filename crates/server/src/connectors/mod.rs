@@ -22,7 +22,12 @@ pub struct Connectors {
 impl Connectors {
     /// Fails only when the HTTP client can't be built (no TLS support).
     pub fn new(config: &config::Config) -> std::io::Result<Self> {
-        let outbound = Outbound::new(BreakerPolicy::default())
+        let policy = BreakerPolicy {
+            threshold: config.breaker_threshold,
+            cooldown: config.breaker_cooldown(),
+            max_cooldown: config.breaker_cooldown() * 20,
+        };
+        let outbound = Outbound::new(policy)
             .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
         let outbound = Arc::new(outbound);
         outbound.read_budget_headers("ghl", |headers| {

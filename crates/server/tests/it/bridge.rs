@@ -29,6 +29,11 @@ pub struct Bridge {
 
 impl Bridge {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts with extra `SWITCHBOARD_*` settings for the gateway.
+    pub async fn start_with(extra: &[(&str, &str)]) -> Self {
         let client = reqwest::Client::new();
         // The simulators.
         let sim = Sandbox::new(SandboxOptions {
@@ -83,6 +88,10 @@ impl Bridge {
                 "2".to_string(),
             ),
         ];
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect();
         let config = Arc::new(config::Config::load(None, env).unwrap().config);
         let test = TestStore::new().await;
 
@@ -513,5 +522,108 @@ async fn many_jobs_with_an_expired_token_refresh_it_exactly_once() {
         .await
         .unwrap();
     assert_eq!(status, "active");
+    bridge.stop().await;
+}
+
+/// Every job of `kind` with its state and attempts.
+async fn jobs_of(store: &store::Store, kind: &str) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT state, attempt FROM jobs WHERE kind = $1")
+        .bind(kind)
+        .fetch_all(store.db().reader())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sendblue_outage_defers_sends_without_burning_attempts_and_they_drain_after() {
+    let bridge = Bridge::start_with(&[
+        ("SWITCHBOARD_BREAKER_THRESHOLD", "2"),
+        ("SWITCHBOARD_BREAKER_COOLDOWN_SECS", "1"),
+    ])
+    .await;
+    bridge
+        .control(
+            "/faults",
+            json!({"target": "sendblue", "kind": "outage", "duration_ms": 3000}),
+        )
+        .await;
+    for i in 0..5 {
+        bridge
+            .control("/ghl/outbound", json!({"locationId": GHL_LOCATION, "phone": format!("+1999888771{i}"), "message": format!("during outage {i}")}))
+            .await;
+    }
+    bridge
+        .eventually("all five sends after the outage", async |b| {
+            let sent = b.get("/sendblue/messages").await;
+            sent.as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| {
+                    m["content"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with("during outage")
+                })
+                .count()
+                == 5
+        })
+        .await;
+    bridge
+        .eventually("every deliver job done", async |b| {
+            jobs_of(&b.test.store, "deliver")
+                .await
+                .iter()
+                .all(|(state, _)| state == "done")
+        })
+        .await;
+    // Only the calls made before the breaker opened used attempts; the rest waited.
+    let jobs = jobs_of(&bridge.test.store, "deliver").await;
+    assert_eq!(jobs.len(), 5);
+    let max_attempt = jobs.iter().map(|(_, a)| *a).max().unwrap();
+    assert!(
+        max_attempt <= 3,
+        "attempts burned while the breaker was open: {jobs:?}"
+    );
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ghl_429_storm_loses_nothing_and_uses_no_attempts() {
+    let bridge = Bridge::start().await;
+    bridge
+        .control("/faults", json!({"target": "ghl", "path_prefix": "/ghl/conversations", "kind": "rate_limit", "retry_after_secs": 1, "probability": 0.5, "duration_ms": 3000}))
+        .await;
+    for i in 0..10 {
+        bridge.control("/sendblue/inbound", json!({"line": LINE, "from": format!("+1999888772{i}"), "content": format!("storm {i}")})).await;
+    }
+    bridge
+        .eventually("all ten messages in GHL", async |b| {
+            let messages = b
+                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
+                .await;
+            messages
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["body"].as_str().unwrap_or("").starts_with("storm"))
+                .count()
+                == 10
+        })
+        .await;
+    bridge
+        .eventually("every sync_inbound job done", async |b| {
+            jobs_of(&b.test.store, "sync_inbound")
+                .await
+                .iter()
+                .all(|(state, _)| state == "done")
+        })
+        .await;
+    for (state, attempt) in jobs_of(&bridge.test.store, "sync_inbound").await {
+        assert_eq!(
+            (state.as_str(), attempt),
+            ("done", 1),
+            "a 429 used an attempt"
+        );
+    }
     bridge.stop().await;
 }
