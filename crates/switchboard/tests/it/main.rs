@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod commands;
+mod crash;
 mod demo;
 
 use std::io::{BufRead, BufReader, Read, Write};
