@@ -33,6 +33,13 @@ pub(crate) async fn add(config_path: Option<&Path>, args: ChannelAddArgs) -> Res
         .as_deref()
         .map(validate_api_base)
         .transpose()?;
+    let mut settings = json!({});
+    if let Some(rate) = args.messages_per_second {
+        if !rate.is_finite() || rate < 0.0 {
+            bail!("--messages-per-second must be a number of at least 0");
+        }
+        settings[server::connectors::PACE_SETTING] = json!(rate);
+    }
 
     let config = startup::load(config_path)?;
     let store = startup::open_store(&config).await?;
@@ -47,7 +54,7 @@ pub(crate) async fn add(config_path: Option<&Path>, args: ChannelAddArgs) -> Res
                 line: line.to_string(),
                 credentials,
                 api_base,
-                settings: json!({}),
+                settings,
             },
         )
         .await;

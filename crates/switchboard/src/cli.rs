@@ -166,6 +166,10 @@ pub struct ChannelAddArgs {
     /// The provider's API base URL, instead of its default (sandbox, regional endpoint).
     #[arg(long)]
     pub api_base: Option<String>,
+    /// The line's send rate, messages per second (fractions allowed; 0 turns local pacing
+    /// off). Default: the provider's (SendBlue about 1/s).
+    #[arg(long)]
+    pub messages_per_second: Option<f64>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

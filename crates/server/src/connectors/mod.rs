@@ -7,7 +7,7 @@ mod ghl_session;
 
 use std::sync::Arc;
 
-pub use channel::ChannelSender;
+pub use channel::{line_rate, ChannelSender, PACE_SETTING};
 pub use ghl_session::Ghl;
 use outbound::{BreakerPolicy, Outbound};
 

@@ -458,6 +458,22 @@ fn channel_add_connects_a_line_and_prints_its_webhook_url() {
         "{}",
         stderr(&missing)
     );
+    let paced = add(
+        "ghl-loc-1",
+        "+15550000005",
+        &["--messages-per-second", "0.5"],
+    );
+    assert!(paced.status.success(), "{}", stderr(&paced));
+    let bad_pace = add(
+        "ghl-loc-1",
+        "+15550000006",
+        &["--messages-per-second=-1"],
+    );
+    assert!(
+        stderr(&bad_pace).contains("--messages-per-second"),
+        "{}",
+        stderr(&bad_pace)
+    );
     let bad_base = add("ghl-loc-1", "+15550000004", &["--api-base", "ftp://x"]);
     assert!(
         stderr(&bad_base).contains("--api-base"),
