@@ -3,6 +3,7 @@
 //! acknowledged (DESIGN.md rules 1, 2 and 5).
 
 mod channel;
+mod ghl_marketplace;
 mod ghl_provider;
 mod ingest;
 
@@ -17,6 +18,7 @@ use crate::AppState;
 /// The webhook routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/webhooks/ghl", post(ghl_marketplace::receive))
         .route("/webhooks/ghl/provider", post(ghl_provider::receive))
         .route(
             "/webhooks/{provider}/{channel_id}",

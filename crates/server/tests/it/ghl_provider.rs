@@ -241,3 +241,101 @@ async fn a_location_without_a_line_tells_ghl_the_message_failed() {
     assert_eq!(count(&store, "messages").await, 0);
     server.stop().await;
 }
+
+fn dnd_event(webhook_id: &str, contact: &str, sms: &str) -> String {
+    json!({
+        "type": "ContactDndUpdate", "locationId": "ghlLoc1", "id": contact, "webhookId": webhook_id,
+        "dnd": false, "dndSettings": {"SMS": {"status": sms, "message": "", "code": "101"}},
+        "phone": "+15551234567"
+    })
+    .to_string()
+}
+
+async fn marketplace(
+    server: &TestServer,
+    body: &str,
+    signature: Option<String>,
+) -> (StatusCode, Value) {
+    let mut request = server
+        .client
+        .post(server.url("/webhooks/ghl"))
+        .body(body.to_string());
+    if let Some(signature) = signature {
+        request = request.header("x-ghl-signature", signature);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn ghl_dnd_changes_keep_our_consent_in_step_once_each() {
+    let server = server(&[]).await;
+    let store = server.test.store.clone();
+    seed(&store, true).await;
+    // The contact becomes known (and mapped) through a GHL message to them.
+    let body = payload("ghlMsg1", "ghlLoc1");
+    assert_eq!(
+        post(&server, &body, Some(sign(&body))).await.status(),
+        StatusCode::OK
+    );
+
+    let on = dnd_event("wh-1", "ghlContact1", "active");
+    assert_eq!(
+        marketplace(&server, &on, Some(sign(&on))).await,
+        (StatusCode::OK, json!({"status": "opted_out"}))
+    );
+    // The same webhook again is a duplicate; the same state under a new id is no change.
+    assert_eq!(
+        marketplace(&server, &on, Some(sign(&on))).await.1,
+        json!({"status": "duplicate"})
+    );
+    let again = dnd_event("wh-2", "ghlContact1", "active");
+    assert_eq!(
+        marketplace(&server, &again, Some(sign(&again))).await.1,
+        json!({"status": "unchanged"})
+    );
+    let off = dnd_event("wh-3", "ghlContact1", "inactive");
+    assert_eq!(
+        marketplace(&server, &off, Some(sign(&off))).await.1,
+        json!({"status": "opted_in"})
+    );
+    let stranger = dnd_event("wh-4", "someoneElse", "active");
+    assert_eq!(
+        marketplace(&server, &stranger, Some(sign(&stranger)))
+            .await
+            .1,
+        json!({"status": "unknown_contact"})
+    );
+
+    let log: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, source FROM consent_events ORDER BY at, id")
+            .fetch_all(store.db().reader())
+            .await
+            .unwrap();
+    assert_eq!(
+        log,
+        vec![
+            ("opt_out".into(), "ghl:dnd".into()),
+            ("opt_in".into(), "ghl:dnd".into())
+        ]
+    );
+
+    // Unsigned or forged: 401, nothing recorded.
+    let forged = dnd_event("wh-5", "ghlContact1", "active");
+    assert_eq!(
+        marketplace(&server, &forged, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        marketplace(&server, &forged, Some(sign("other"))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let receipts: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_receipts WHERE source = 'ghl:marketplace'",
+    )
+    .fetch_one(store.db().reader())
+    .await
+    .unwrap();
+    assert_eq!(receipts, 4);
+    server.stop().await;
+}
