@@ -81,6 +81,9 @@ pub(super) struct SyncInbound {
     /// `OptOut`, `OptIn` or `Help` when the message was one of those keywords.
     #[serde(default)]
     keyword: Option<String>,
+    /// Whether this message opted the contact out (so a confirmation is due).
+    #[serde(default)]
+    confirm: bool,
 }
 
 /// Posts an inbound message to GHL (once: a rerun skips what is recorded), then handles
@@ -143,7 +146,9 @@ async fn sync_inbound_steps(ctx: &JobContext, p: &SyncInbound) -> Result<Outcome
     match p.keyword.as_deref() {
         Some("OptOut") => {
             set_dnd(ctx, &c, &ghl_contact, DndStatus::Active).await?;
-            reply_once(ctx, &c, "opt_out_confirmation", "You have been unsubscribed and will receive no more messages. Reply START to resubscribe.", true).await?;
+            if p.confirm {
+                reply_once(ctx, &c, "opt_out_confirmation", "You have been unsubscribed and will receive no more messages. Reply START to resubscribe.", true).await?;
+            }
         }
         Some("OptIn") => set_dnd(ctx, &c, &ghl_contact, DndStatus::Inactive).await?,
         Some("Help") => {

@@ -118,7 +118,13 @@ async fn inbound(
             tx,
             NewJob::new(
                 SYNC_INBOUND,
-                json!({"message_id": stored.id, "keyword": keyword.map(|k| format!("{k:?}"))}),
+                json!({
+                    "message_id": stored.id,
+                    "keyword": keyword.map(|k| format!("{k:?}")),
+                    // One confirmation per opt-out: a STOP from someone already opted out
+                    // changes nothing and is not confirmed again.
+                    "confirm": change == Some(ConsentChange::OptOut) && !contact.opted_out,
+                }),
             )
             .ordered_by(conversation.id.as_str())
             .paced_by(ghl_pacing_key(&channel.location_id)),

@@ -377,6 +377,25 @@ async fn stop_confirms_once_sets_dnd_and_blocks_later_sends() {
                 .any(|c| c["dndSettings"]["SMS"]["status"] == "active")
         })
         .await;
+    // A second STOP from someone already opted out is posted to GHL but not confirmed again.
+    bridge
+        .control(
+            "/sendblue/inbound",
+            json!({"line": LINE, "from": "+19998887777", "content": "stop"}),
+        )
+        .await;
+    bridge
+        .eventually("the second STOP in GHL", async |b| {
+            let messages = b
+                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
+                .await;
+            messages
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["body"] == "stop")
+        })
+        .await;
     // A GHL user writes to the opted-out contact: nothing goes out, GHL hears 'failed'.
     let sent = bridge.control("/ghl/outbound", json!({"locationId": GHL_LOCATION, "phone": "+19998887777", "message": "Special offer!"})).await;
     let ghl_id = sent["messageId"].as_str().unwrap().to_string();
