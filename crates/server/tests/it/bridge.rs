@@ -219,9 +219,19 @@ impl Bridge {
             .unwrap()
     }
 
-    /// Polls `check` against the sandbox's view until it holds.
-    pub async fn eventually(&self, what: &str, mut check: impl AsyncFnMut(&Self) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+    /// Polls `check` against the sandbox's view until it holds (30 s at most).
+    pub async fn eventually(&self, what: &str, check: impl AsyncFnMut(&Self) -> bool) {
+        self.eventually_within(what, Duration::from_secs(30), check)
+            .await
+    }
+
+    pub async fn eventually_within(
+        &self,
+        what: &str,
+        limit: Duration,
+        mut check: impl AsyncFnMut(&Self) -> bool,
+    ) {
+        let deadline = Instant::now() + limit;
         while !check(self).await {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -644,5 +654,64 @@ async fn a_ghl_429_storm_loses_nothing_and_uses_no_attempts() {
             "a 429 used an attempt"
         );
     }
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_ghls_budget_gets_no_429_and_is_paced_through() {
+    const BURST: usize = 130;
+    let bridge = Bridge::start().await;
+    // One contact, so after the first message every job is one GHL call.
+    for i in 0..BURST {
+        bridge
+            .control(
+                "/sendblue/inbound",
+                json!({"line": LINE, "from": "+19998887799", "content": format!("burst {i}")}),
+            )
+            .await;
+    }
+    let started = Instant::now();
+    bridge
+        .eventually_within(
+            "the burst to reach GHL",
+            Duration::from_secs(60),
+            async |b| {
+                let messages = b
+                    .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
+                    .await;
+                messages
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["body"].as_str().unwrap_or("").starts_with("burst"))
+                    .count()
+                    == BURST
+            },
+        )
+        .await;
+    // More than 100 calls needed a second 10 s window: the budget paced them...
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // ...and GHL never had to say 429: every inbound POST it saw created a message.
+    let requests = bridge.get("/ghl/requests").await;
+    let posts = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["method"] == "POST"
+                && r["path"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("/ghl/conversations/messages/inbound")
+        })
+        .count();
+    assert_eq!(
+        posts, BURST,
+        "inbound POSTs beyond the messages created were refused"
+    );
     bridge.stop().await;
 }
