@@ -307,6 +307,10 @@ async fn reply_once(
     confirmation: bool,
 ) -> Result<(), StoreError> {
     let store = &ctx.store;
+    // Read before the transaction (see `webhooks::ghl_provider`: one pool on PostgreSQL).
+    let conversation = store
+        .conversation(&c.scope, &c.message.conversation_id)
+        .await?;
     let mut tx = store.begin().await?;
     if !store
         .record_webhook_receipt(
@@ -319,9 +323,6 @@ async fn reply_once(
     {
         return Ok(());
     }
-    let conversation = store
-        .conversation(&c.scope, &c.message.conversation_id)
-        .await?;
     let reply = store
         .insert_message(
             &mut tx,

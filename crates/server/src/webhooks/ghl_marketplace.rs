@@ -41,6 +41,17 @@ pub(super) async fn receive(
             .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "stale_webhook", e.to_string()))?;
     }
     let store = &state.store;
+    // Reads come before the transaction: on PostgreSQL reads and writes share one pool.
+    let dnd_location = match &event {
+        MarketplaceEvent::ContactDndUpdate(update) => match update.location_id.as_deref() {
+            Some(ghl_id) => match store.location_by_ghl_id(ghl_id).await {
+                Err(StoreError::NotFound) => None,
+                other => Some(other?),
+            },
+            None => None,
+        },
+        _ => None,
+    };
     let mut tx = store.begin().await?;
     if let Some(id) = event.webhook_id() {
         if !store
@@ -51,7 +62,10 @@ pub(super) async fn receive(
         }
     }
     let outcome = match &event {
-        MarketplaceEvent::ContactDndUpdate(update) => dnd(&state, &mut tx, update).await?,
+        MarketplaceEvent::ContactDndUpdate(update) => match &dnd_location {
+            Some(location) => dnd(&state, &mut tx, location, update).await?,
+            None => "unknown_location",
+        },
         other => {
             tracing::info!(
                 kind = other.kind(),
@@ -68,20 +82,14 @@ pub(super) async fn receive(
 async fn dnd(
     state: &AppState,
     tx: &mut store::Tx,
+    location: &store::repo::Location,
     update: &ContactDndUpdate,
 ) -> Result<&'static str, ApiError> {
-    let (Some(location), Some(contact), Some(blocked)) = (
-        update.location_id.as_deref(),
-        update.contact_id.as_deref(),
-        update.sms_blocked(),
-    ) else {
+    let (Some(contact), Some(blocked)) = (update.contact_id.as_deref(), update.sms_blocked())
+    else {
         return Ok("ignored");
     };
     let store = &state.store;
-    let location = match store.location_by_ghl_id(location).await {
-        Err(StoreError::NotFound) => return Ok("unknown_location"),
-        other => other?,
-    };
     let Some(contact) = store.contact_by_ghl_id(tx, &location.id, contact).await? else {
         // A contact who never wrote to us: nothing to keep in step yet.
         return Ok("unknown_contact");
@@ -97,7 +105,7 @@ async fn dnd(
     store
         .record_consent(
             tx,
-            &TenantScope::for_location(&location),
+            &TenantScope::for_location(location),
             &contact.id,
             change,
             "ghl:dnd",

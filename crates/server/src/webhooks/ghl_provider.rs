@@ -65,6 +65,10 @@ pub(super) async fn receive(
     };
     let scope = TenantScope::for_location(&location);
     let store = &state.store;
+    // Read before the transaction: on PostgreSQL reads and writes share one pool, and a
+    // request holding a transaction while waiting for a second connection can starve the
+    // pool under load.
+    let channels = store.channels(&scope).await?;
     let mut tx = store.begin().await?;
     if let Some(webhook_id) = &payload.webhook_id {
         if !store
@@ -93,7 +97,6 @@ pub(super) async fn receive(
     let known = store
         .contact_by_ghl_id(&mut tx, &location.id, &payload.contact_id)
         .await?;
-    let channels = store.channels(&scope).await?;
     let last = match &known {
         Some(contact) => store.last_channel_of_contact(&mut tx, &contact.id).await?,
         None => None,

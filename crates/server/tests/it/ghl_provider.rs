@@ -339,3 +339,35 @@ async fn ghl_dnd_changes_keep_our_consent_in_step_once_each() {
     assert_eq!(receipts, 4);
     server.stop().await;
 }
+
+/// More concurrent deliveries than database connections: no request may hold a
+/// transaction while it waits for a second connection (on PostgreSQL one pool serves
+/// both), or the pool starves and requests time out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_deliveries_beyond_the_pool_size_all_commit_promptly() {
+    let server = server(&[]).await;
+    let store = server.test.store.clone();
+    seed(&store, true).await;
+    let started = std::time::Instant::now();
+    let requests: Vec<_> = (0..40)
+        .map(|i| {
+            let body = payload(&format!("ghlBurst{i}"), "ghlLoc1");
+            let request = server
+                .client
+                .post(server.url("/webhooks/ghl/provider"))
+                .header("x-ghl-signature", sign(&body))
+                .body(body);
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap(), StatusCode::OK);
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(count(&store, "messages").await, 40);
+    server.stop().await;
+}
