@@ -464,11 +464,7 @@ fn channel_add_connects_a_line_and_prints_its_webhook_url() {
         &["--messages-per-second", "0.5"],
     );
     assert!(paced.status.success(), "{}", stderr(&paced));
-    let bad_pace = add(
-        "ghl-loc-1",
-        "+15550000006",
-        &["--messages-per-second=-1"],
-    );
+    let bad_pace = add("ghl-loc-1", "+15550000006", &["--messages-per-second=-1"]);
     assert!(
         stderr(&bad_pace).contains("--messages-per-second"),
         "{}",
