@@ -196,6 +196,10 @@ pub enum KeysCommand {
 pub enum BenchCommand {
     /// Queue throughput: enqueue → claim → complete.
     Queue(QueueBenchArgs),
+    /// Ingest: signed GHL provider webhooks → verified, stored, job enqueued, 200.
+    Ingest(IngestBenchArgs),
+    /// End to end: a GHL user's message → the simulated SendBlue receives the send.
+    E2e(E2eBenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -204,14 +208,24 @@ pub enum BenchBackend {
     Postgres,
 }
 
+/// The scratch database a benchmark runs on.
 #[derive(Debug, Args)]
-pub struct QueueBenchArgs {
+pub struct BenchDatabaseArgs {
     #[arg(long, value_enum, default_value = "sqlite")]
     pub backend: BenchBackend,
     /// PostgreSQL URL (a throwaway schema is created in it and dropped after). Default:
     /// SWITCHBOARD_DATABASE_URL when it is a postgres:// URL.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// SQLite durability: `full` (fsync per commit, the default) or `normal`.
+    #[arg(long, default_value = "full")]
+    pub sqlite_sync: String,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueBenchArgs {
+    #[command(flatten)]
+    pub database: BenchDatabaseArgs,
     /// Jobs to push through.
     #[arg(long, default_value_t = 100_000)]
     pub jobs: u64,
@@ -224,7 +238,44 @@ pub struct QueueBenchArgs {
     /// Jobs per enqueue transaction.
     #[arg(long, default_value_t = 50)]
     pub batch: usize,
-    /// SQLite durability: `full` (fsync per commit, the default) or `normal`.
-    #[arg(long, default_value = "full")]
-    pub sqlite_sync: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestBenchArgs {
+    #[command(flatten)]
+    pub database: BenchDatabaseArgs,
+    /// Signed webhooks to post (each a distinct GHL message).
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: u64,
+    /// Concurrent HTTP clients (one keep-alive connection each); also the concurrent
+    /// committers of the raw commit measurement.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Offered load, requests per second (0: as fast as the clients go).
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct E2eBenchArgs {
+    #[command(flatten)]
+    pub database: BenchDatabaseArgs,
+    /// GHL messages to send.
+    #[arg(long, default_value_t = 5_000)]
+    pub messages: u64,
+    /// Offered load, messages per second (open loop).
+    #[arg(long, default_value_t = 1_000.0)]
+    pub rate: f64,
+    /// Distinct contacts the messages are spread over, in turn (at most 10,000). A
+    /// conversation's jobs run in order, so a contact's next message also waits for the
+    /// previous one's status updates to reach GHL, within the location's GHL budget.
+    #[arg(long, default_value_t = 5_000)]
+    pub contacts: u64,
+    /// Pause before each simulated SendBlue status callback (SENT, then DELIVERED).
+    #[arg(long, default_value_t = 10)]
+    pub callback_delay_ms: u64,
+    /// Drop SendBlue's status callbacks (a `webhooks` outage fault in the sandbox): the
+    /// send path alone, without the status traffic that follows each send.
+    #[arg(long)]
+    pub no_callbacks: bool,
 }

@@ -1,6 +1,7 @@
 //! The `switchboard` binary as an operator runs it: real processes, real exit codes.
 #![allow(clippy::unwrap_used)]
 
+mod bench;
 mod commands;
 mod crash;
 mod demo;

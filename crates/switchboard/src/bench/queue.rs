@@ -1,6 +1,4 @@
-//! `switchboard bench`: measurements of this machine, printed as one JSON object.
-//!
-//! `bench queue` pushes `--jobs` jobs through the real queue and worker pool on a fresh
+//! `switchboard bench queue` pushes `--jobs` jobs through the real queue and worker pool on a fresh
 //! database (a temporary SQLite file, or a throwaway schema in PostgreSQL): producers
 //! enqueue in transactions of `--batch` jobs (one multi-row `enqueue_many`; `--batch 1`
 //! is one `enqueue` per transaction, as a webhook does) while the pool claims, runs an empty handler
@@ -15,38 +13,20 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 use store::queue::{Finished, NewJob, Outcome, Queue};
 use store::worker::{Handlers, WorkerOptions, WorkerPool};
-use store::{Db, DbOptions, SqliteSync};
+use store::Db;
 use tokio::sync::{oneshot, Notify};
 
-use crate::cli::{BenchBackend, BenchCommand, QueueBenchArgs};
+use super::{
+    backend_name, cores, drop_scratch, peak_rss_mb, percentile, round, scratch_database,
+    sqlite_synchronous,
+};
+use crate::cli::QueueBenchArgs;
 
-pub(crate) async fn run(command: BenchCommand) -> Result<()> {
-    // Results go to stdout; problems (a failing commit the pool keeps retrying) to stderr.
-    let filter = std::env::var("SWITCHBOARD_LOG").unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .try_init();
-    match command {
-        BenchCommand::Queue(args) => queue(args).await,
-    }
-}
-
-/// Where the benchmark's database lives, and how to remove it.
-enum Scratch {
-    /// Removed when dropped.
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres {
-        url: String,
-        schema: String,
-    },
-}
-
-async fn queue(args: QueueBenchArgs) -> Result<()> {
+pub(super) async fn run(args: QueueBenchArgs) -> Result<()> {
     if args.jobs == 0 || args.workers == 0 || args.producers == 0 || args.batch == 0 {
         bail!("--jobs, --workers, --producers and --batch must be at least 1");
     }
-    let (options, scratch) = scratch_database(&args)?;
+    let (options, scratch) = scratch_database(&args.database)?;
     let db = Db::connect(&options)
         .await
         .context("opening the benchmark database")?;
@@ -118,8 +98,8 @@ async fn queue(args: QueueBenchArgs) -> Result<()> {
     latencies.sort_by(f64::total_cmp);
     let result = json!({
         "bench": "queue",
-        "backend": match args.backend { BenchBackend::Sqlite => "sqlite", BenchBackend::Postgres => "postgres" },
-        "sqlite_synchronous": (args.backend == BenchBackend::Sqlite).then_some(args.sqlite_sync.as_str()),
+        "backend": backend_name(args.database.backend),
+        "sqlite_synchronous": sqlite_synchronous(&args.database),
         "jobs": args.jobs,
         "workers": args.workers,
         "producers": args.producers,
@@ -130,7 +110,7 @@ async fn queue(args: QueueBenchArgs) -> Result<()> {
         "p50_ms": round(percentile(&latencies, 0.50)),
         "p99_ms": round(percentile(&latencies, 0.99)),
         "peak_rss_mb": peak_rss_mb(),
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cores": cores(),
     });
     println!("{result}");
     db.close().await;
@@ -155,74 +135,4 @@ async fn produce(queue: Queue, count: u64, batch: usize) -> Result<()> {
         left -= n;
     }
     Ok(())
-}
-
-fn scratch_database(args: &QueueBenchArgs) -> Result<(DbOptions, Scratch)> {
-    match args.backend {
-        BenchBackend::Sqlite => {
-            let dir = tempfile::tempdir().context("creating a temporary folder")?;
-            let mut options = DbOptions::new(format!(
-                "sqlite://{}",
-                dir.path().join("bench.db").display()
-            ));
-            options.sqlite_sync = match args.sqlite_sync.as_str() {
-                "full" => SqliteSync::Full,
-                "normal" => SqliteSync::Normal,
-                other => bail!("--sqlite-sync must be full or normal, not {other:?}"),
-            };
-            Ok((options, Scratch::Sqlite(dir)))
-        }
-        BenchBackend::Postgres => {
-            let url = args
-                .database_url
-                .clone()
-                .or_else(|| std::env::var("SWITCHBOARD_DATABASE_URL").ok())
-                .filter(|u| u.starts_with("postgres"))
-                .context("bench --backend postgres needs --database-url postgres://… (or SWITCHBOARD_DATABASE_URL)")?;
-            let schema = format!(
-                "bench_{}",
-                ulid::Ulid::new().to_string().to_ascii_lowercase()
-            );
-            let mut options = DbOptions::new(url.clone());
-            options.pg_schema = Some(schema.clone());
-            options.max_connections = 16;
-            Ok((options, Scratch::Postgres { url, schema }))
-        }
-    }
-}
-
-async fn drop_scratch(scratch: Scratch) {
-    if let Scratch::Postgres { url, schema } = scratch {
-        if let Ok(pool) = sqlx::AnyPool::connect(&url).await {
-            let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                .execute(&pool)
-                .await;
-            pool.close().await;
-        }
-    }
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn round(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
-/// The process's peak resident set in MB (Linux `VmHWM`), or null elsewhere.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(round(kb / 1024.0))
 }
