@@ -12,12 +12,12 @@ use domain::{MessageId, MessageStatus};
 use outbound::Failure;
 use serde::Deserialize;
 use serde_json::json;
-use store::queue::{Job, NewJob, Outcome};
+use store::queue::{Job, Outcome};
 use store::repo::{ConsentChange, Message};
 use store::{Store, StoreError, TenantScope};
 
 use super::{outcome_of, storage, JobContext};
-use crate::webhooks::{ghl_pacing_key, SYNC_STATUS};
+use crate::webhooks::sync_status_job;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Deliver {
@@ -231,15 +231,7 @@ async fn enqueue_status(
 ) -> Result<(), StoreError> {
     store
         .queue()
-        .enqueue(
-            tx,
-            NewJob::new(
-                SYNC_STATUS,
-                json!({"message_id": message.id, "status": status}),
-            )
-            .ordered_by(message.conversation_id.as_str())
-            .paced_by(ghl_pacing_key(location)),
-        )
+        .enqueue(tx, sync_status_job(message, location, status))
         .await?;
     Ok(())
 }

@@ -6,12 +6,30 @@ use channels::{InboundMessage, StatusReport, WebhookEvent};
 use domain::{Actor, Direction, Keyword, MessageStatus};
 use serde_json::json;
 use store::queue::NewJob;
-use store::repo::{Channel, ConsentChange, NewMessage};
+use store::repo::{Channel, ConsentChange, Message, NewMessage};
 use store::{Store, StoreError, TenantScope, Tx};
 
 /// Job kinds the channel ingest path enqueues (handled in `crate::jobs`).
 pub const SYNC_INBOUND: &str = "sync_inbound";
 pub const SYNC_STATUS: &str = "sync_status";
+
+/// The job that mirrors a message's new status to GHL.
+///
+/// Ordered by the message, not by its conversation: a message's updates reach GHL in order
+/// (`delivered` before `read`), but they wait for the location's GHL budget without holding
+/// back the conversation's next send, which only waits for its line.
+pub fn sync_status_job(
+    message: &Message,
+    location: &domain::LocationId,
+    status: MessageStatus,
+) -> NewJob {
+    NewJob::new(
+        SYNC_STATUS,
+        json!({"message_id": message.id, "status": status}),
+    )
+    .ordered_by(message.id.as_str())
+    .paced_by(ghl_pacing_key(location))
+}
 
 /// The pacing key of a location's GHL budget.
 pub fn ghl_pacing_key(location: &domain::LocationId) -> String {
@@ -181,12 +199,7 @@ async fn status(
             .queue()
             .enqueue(
                 tx,
-                NewJob::new(
-                    SYNC_STATUS,
-                    json!({"message_id": message.id, "status": new_status}),
-                )
-                .ordered_by(message.conversation_id.as_str())
-                .paced_by(ghl_pacing_key(&channel.location_id)),
+                sync_status_job(&message, &channel.location_id, new_status),
             )
             .await?;
     }

@@ -8,7 +8,7 @@ mod ghl_provider;
 mod ingest;
 
 pub use ghl_provider::{line_pacing_key, DELIVER, FAIL_IN_GHL};
-pub use ingest::{ghl_pacing_key, SYNC_INBOUND, SYNC_STATUS};
+pub use ingest::{ghl_pacing_key, sync_status_job, SYNC_INBOUND, SYNC_STATUS};
 
 use axum::routing::post;
 use axum::Router;

@@ -715,3 +715,67 @@ async fn a_burst_beyond_ghls_budget_gets_no_429_and_is_paced_through() {
     );
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contacts_next_send_does_not_wait_for_ghl_status_updates() {
+    let bridge = Bridge::start().await;
+    // GHL refuses every status update for a while; sends need nothing from GHL.
+    bridge
+        .control(
+            "/faults",
+            json!({"target": "ghl", "path_prefix": "/ghl/conversations/messages", "kind": "outage", "duration_ms": 20000}),
+        )
+        .await;
+    let phone = "+19998887711";
+    let send = async |i: usize| {
+        bridge
+            .control("/ghl/outbound", json!({"locationId": GHL_LOCATION, "phone": phone, "message": format!("in order {i}"), "userId": "user-1"}))
+            .await;
+    };
+    let waiting_status_updates = async |b: &Bridge| -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'sync_status' AND state <> 'done'",
+        )
+        .fetch_one(b.test.store.db().reader())
+        .await
+        .unwrap()
+    };
+    // The first message goes out, and its status update then waits for GHL...
+    send(0).await;
+    bridge
+        .eventually("the first message's status update", async |b| {
+            waiting_status_updates(b).await > 0
+        })
+        .await;
+    // ...while the next two, enqueued after it, go out in order (the outage lasts longer
+    // than this wait).
+    send(1).await;
+    send(2).await;
+    let sent = async |b: &Bridge| -> Vec<String> {
+        b.get("/sendblue/messages")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["content"].as_str())
+            .filter(|c| c.starts_with("in order"))
+            .map(String::from)
+            .collect()
+    };
+    bridge
+        .eventually_within(
+            "three sends during GHL's outage",
+            Duration::from_secs(10),
+            async |b| sent(b).await.len() == 3,
+        )
+        .await;
+    assert_eq!(
+        sent(&bridge).await,
+        ["in order 0", "in order 1", "in order 2"]
+    );
+    assert!(
+        waiting_status_updates(&bridge).await > 0,
+        "the status updates should still be waiting"
+    );
+    bridge.stop().await;
+}
