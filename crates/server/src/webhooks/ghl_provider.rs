@@ -2,8 +2,9 @@
 //!
 //! A GHL user (or workflow) sent a message through our provider. We verify
 //! `X-GHL-Signature` on the raw bytes, store the message `pending` with a `deliver` job in
-//! one transaction (a redelivery of the same GHL message id stores nothing), and answer
-//! 200. Which line it goes out on: the one the contact last talked to, else the
+//! one transaction, shared with the other webhooks arriving at the same moment (see
+//! [`super::outbound_intake`]; a redelivery of the same GHL message id stores nothing), and
+//! answer 200 once it is committed. Which line it goes out on: the one the contact last talked to, else the
 //! location's oldest channel.
 
 use std::time::{Duration, SystemTime};
@@ -16,7 +17,7 @@ use domain::{Direction, MessageStatus};
 use ghl::payload::ProviderOutboundMessage;
 use serde_json::{json, Value};
 use store::queue::NewJob;
-use store::repo::NewMessage;
+use store::repo::{NewMessage, OutboundOutcome, OutboundRequest};
 use store::{StoreError, TenantScope};
 
 use crate::http::ApiError;
@@ -69,20 +70,6 @@ pub(super) async fn receive(
     // request holding a transaction while waiting for a second connection can starve the
     // pool under load.
     let channels = store.channels(&scope).await?;
-    let mut tx = store.begin().await?;
-    if let Some(webhook_id) = &payload.webhook_id {
-        if !store
-            .record_webhook_receipt(
-                &mut tx,
-                "ghl:provider",
-                webhook_id,
-                Some(&location.agency_id),
-            )
-            .await?
-        {
-            return Ok((StatusCode::OK, Json(json!({"status": "duplicate"}))));
-        }
-    }
     let Some(phone) = payload
         .phone
         .as_deref()
@@ -94,19 +81,22 @@ pub(super) async fn receive(
             "the message has no usable phone number",
         ));
     };
-    let known = store
-        .contact_by_ghl_id(&mut tx, &location.id, &payload.contact_id)
-        .await?;
-    let last = match &known {
-        Some(contact) => store.last_channel_of_contact(&mut tx, &contact.id).await?,
-        None => None,
-    };
-    let Some(channel) = last
-        .and_then(|id| channels.iter().find(|c| c.id == id))
-        .or_else(|| channels.first())
-        .cloned()
-    else {
+    if channels.is_empty() {
         // Nothing to send on: tell GHL the message failed, durably, and say so.
+        let mut tx = store.begin().await?;
+        if let Some(webhook_id) = &payload.webhook_id {
+            if !store
+                .record_webhook_receipt(
+                    &mut tx,
+                    "ghl:provider",
+                    webhook_id,
+                    Some(&location.agency_id),
+                )
+                .await?
+            {
+                return Ok((StatusCode::OK, Json(json!({"status": "duplicate"}))));
+            }
+        }
         store
             .queue()
             .enqueue(
@@ -122,24 +112,19 @@ pub(super) async fn receive(
             .await?;
         tx.commit().await?;
         return Ok((StatusCode::OK, Json(json!({"status": "no_channel"}))));
-    };
-    let contact = match known {
-        Some(contact) => contact,
-        None => {
-            let contact = store.contact_for_handle(&mut tx, &channel, &phone).await?;
-            store
-                .link_ghl_contact(&mut tx, &contact.id, &payload.contact_id)
-                .await?;
-            contact
-        }
-    };
-    let conversation = store.conversation_for(&mut tx, &channel, &contact).await?;
-    let stored = store
-        .insert_message(
-            &mut tx,
-            &conversation,
-            &location.agency_id,
-            &NewMessage {
+    }
+    let received = json!({
+        "source": "ghl", "ghl_message_id": payload.message_id, "sender": format!("{:?}", payload.sender()),
+    });
+    let outcome = state
+        .outbound_intake
+        .accept(OutboundRequest {
+            location,
+            channels,
+            webhook_id: payload.webhook_id.clone(),
+            ghl_contact_id: payload.contact_id.clone(),
+            phone,
+            message: NewMessage {
                 direction: Direction::Outbound,
                 actor: payload.sender().actor(),
                 body: payload.message.clone().unwrap_or_default(),
@@ -148,28 +133,15 @@ pub(super) async fn receive(
                 provider_message_id: None,
                 ghl_message_id: Some(payload.message_id.clone()),
             },
-        )
+            received,
+        })
         .await?;
-    let Some(message) = stored else {
+    let OutboundOutcome::Accepted(accepted) = outcome else {
         return Ok((StatusCode::OK, Json(json!({"status": "duplicate"}))));
     };
-    store
-        .append_message_event(&mut tx, &location.agency_id, &message.id, "webhook.received", json!({
-            "source": "ghl", "ghl_message_id": payload.message_id, "sender": format!("{:?}", payload.sender()),
-        }))
-        .await?;
-    store
-        .queue()
-        .enqueue(
-            &mut tx,
-            NewJob::new(DELIVER, json!({"message_id": message.id}))
-                .ordered_by(conversation.id.as_str())
-                .paced_by(line_pacing_key(&channel.id)),
-        )
-        .await?;
-    tx.commit().await?;
+    let message = accepted.message_id;
     Ok((
         StatusCode::OK,
-        Json(json!({"status": "accepted", "message_id": message.id})),
+        Json(json!({"status": "accepted", "message_id": message})),
     ))
 }

@@ -6,9 +6,11 @@ mod channel;
 mod ghl_marketplace;
 mod ghl_provider;
 mod ingest;
+mod outbound_intake;
 
 pub use ghl_provider::{line_pacing_key, DELIVER, FAIL_IN_GHL};
 pub use ingest::{ghl_pacing_key, sync_status_job, SYNC_INBOUND, SYNC_STATUS};
+pub use outbound_intake::OutboundIntake;
 
 use axum::routing::post;
 use axum::Router;

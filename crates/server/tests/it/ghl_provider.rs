@@ -371,3 +371,57 @@ async fn concurrent_deliveries_beyond_the_pool_size_all_commit_promptly() {
     assert_eq!(count(&store, "messages").await, 40);
     server.stop().await;
 }
+
+/// The intake commits concurrent deliveries together; a message that cannot be stored
+/// fails alone, and the rest of its group is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bad_message_in_a_group_fails_alone() {
+    use store::repo::{NewMessage, OutboundOutcome, OutboundRequest};
+    let test = store::testing::TestStore::new().await;
+    let store = test.store.clone();
+    seed(&store, true).await;
+    let location = store.location_by_ghl_id("ghlLoc1").await.unwrap();
+    let channels = store
+        .channels(&store::TenantScope::for_location(&location))
+        .await
+        .unwrap();
+    let intake = server::webhooks::OutboundIntake::start(store.clone());
+    let request = |i: usize, channels: Vec<store::repo::Channel>| OutboundRequest {
+        location: location.clone(),
+        channels,
+        webhook_id: None,
+        ghl_contact_id: format!("contact{}", i % 3),
+        phone: format!("+1555123450{}", i % 3),
+        message: NewMessage {
+            direction: domain::Direction::Outbound,
+            actor: domain::Actor::Agent,
+            body: format!("message {i}"),
+            attachments: vec![],
+            status: domain::MessageStatus::Pending,
+            provider_message_id: None,
+            ghl_message_id: Some(format!("ghlMsg{i}")),
+        },
+        received: json!({}),
+    };
+    // Sent at once, they gather while the first group commits.
+    let calls: Vec<_> = (0..40)
+        .map(|i| {
+            let intake = intake.clone();
+            // Message 17 names no line: the store refuses it.
+            let lines = if i == 17 { vec![] } else { channels.clone() };
+            let request = request(i, lines);
+            tokio::spawn(async move { intake.accept(request).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for (i, call) in calls.into_iter().enumerate() {
+        match call.await.unwrap() {
+            Ok(OutboundOutcome::Accepted(_)) => accepted += 1,
+            Ok(OutboundOutcome::Duplicate) => panic!("message {i}: duplicate"),
+            Err(e) => assert_eq!(i, 17, "message {i}: {e}"),
+        }
+    }
+    assert_eq!(accepted, 39);
+    assert_eq!(count(&store, "messages").await, 39);
+    assert_eq!(count(&store, "jobs").await, 39);
+}

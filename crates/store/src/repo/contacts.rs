@@ -43,12 +43,13 @@ pub enum ConsentChange {
     OptIn,
 }
 
-const CONTACT_COLUMNS: &str = "id, location_id, ghl_contact_id, phone, email, name, opted_out";
-const CONVERSATION_COLUMNS: &str =
+pub(super) const CONTACT_COLUMNS: &str =
+    "id, location_id, ghl_contact_id, phone, email, name, opted_out";
+pub(super) const CONVERSATION_COLUMNS: &str =
     "id, location_id, contact_id, channel_id, ghl_conversation_id, ai_enabled";
 
 impl Contact {
-    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: row.try_get::<String, _>("id")?.parse()?,
             location_id: row.try_get::<String, _>("location_id")?.parse()?,
@@ -62,7 +63,7 @@ impl Contact {
 }
 
 impl Conversation {
-    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: row.try_get::<String, _>("id")?.parse()?,
             location_id: row.try_get::<String, _>("location_id")?.parse()?,

@@ -54,6 +54,13 @@ pub struct MessageEvent {
 const COLUMNS: &str = "id, location_id, conversation_id, channel_id, direction, actor, body, \
      attachments, status, error, provider_message_id, ghl_message_id, created_at";
 
+/// The detail of a message's first timeline entry, `created`.
+pub(super) fn created_detail(new: &NewMessage) -> serde_json::Value {
+    serde_json::json!({
+        "direction": new.direction, "actor": new.actor, "status": new.status,
+    })
+}
+
 impl Message {
     fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let attachments: String = row.try_get("attachments")?;
@@ -119,16 +126,8 @@ impl Store {
             .bind(conversation.id.as_str())
             .execute(&mut **tx)
             .await?;
-        self.append_message_event(
-            tx,
-            agency_id,
-            &message.id,
-            "created",
-            serde_json::json!({
-                "direction": new.direction, "actor": new.actor, "status": new.status,
-            }),
-        )
-        .await?;
+        self.append_message_event(tx, agency_id, &message.id, "created", created_detail(new))
+            .await?;
         Ok(Some(message))
     }
 

@@ -7,6 +7,7 @@ mod contacts;
 mod keys;
 mod locations;
 mod messages;
+mod outbound;
 mod records;
 
 pub use agencies::Agency;
@@ -15,6 +16,7 @@ pub use contacts::{ConsentChange, Contact, Conversation};
 pub use keys::Rotation;
 pub use locations::{Location, LocationTokens, NewLocation};
 pub use messages::{Message, MessageEvent, NewMessage};
+pub use outbound::{AcceptedOutbound, OutboundOutcome, OutboundRequest};
 
 use sqlx::any::AnyRow;
 
@@ -50,4 +52,50 @@ impl Store {
 /// optional location, numbered by the caller.
 pub(crate) fn scope_filter(agency: usize, location: usize) -> String {
     format!("agency_id = ${agency} AND (${location} IS NULL OR location_id = ${location})")
+}
+
+/// `$first, $first+1, …`: an `IN (…)` list of `n` parameters.
+pub(crate) fn values_list(n: usize, first: usize) -> String {
+    (first..first + n)
+        .map(|p| format!("${p}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The `VALUES` rows of a multi-row insert: `rows` tuples shaped by `columns`, where an
+/// empty entry takes the next fresh parameter (numbered from `first`) and any other entry
+/// is written as given (a parameter shared by every row, such as `$1` for the time).
+pub(crate) fn values_rows(rows: usize, columns: &[&str], first: usize) -> String {
+    let mut next = first;
+    (0..rows)
+        .map(|_| {
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|c| {
+                    if c.is_empty() {
+                        next += 1;
+                        format!("${}", next - 1)
+                    } else {
+                        (*c).to_string()
+                    }
+                })
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_rows_number_fresh_parameters_and_keep_shared_ones() {
+        assert_eq!(
+            values_rows(2, &["", "$1", ""], 2),
+            "($2, $1, $3), ($4, $1, $5)"
+        );
+        assert_eq!(values_list(3, 4), "$4, $5, $6");
+    }
 }

@@ -4,6 +4,7 @@
 
 mod keys;
 mod migrations;
+mod outbound;
 mod pool;
 mod queue;
 mod repo;

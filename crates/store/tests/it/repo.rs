@@ -11,13 +11,13 @@ use store::repo::{
 use store::testing::TestStore;
 use store::{Store, StoreError, TenantScope};
 
-struct Tenant {
-    agency: Agency,
-    location: Location,
-    channel: Channel,
+pub(crate) struct Tenant {
+    pub agency: Agency,
+    pub location: Location,
+    pub channel: Channel,
 }
 
-async fn tenant(store: &Store, name: &str, line: &str) -> Tenant {
+pub(crate) async fn tenant(store: &Store, name: &str, line: &str) -> Tenant {
     let mut tx = store.begin().await.unwrap();
     let agency = store
         .upsert_agency(&mut tx, name, Some(&format!("company-{name}")))
@@ -57,7 +57,7 @@ async fn tenant(store: &Store, name: &str, line: &str) -> Tenant {
     }
 }
 
-async fn conversation(store: &Store, channel: &Channel, phone: &str) -> Conversation {
+pub(crate) async fn conversation(store: &Store, channel: &Channel, phone: &str) -> Conversation {
     let mut tx = store.begin().await.unwrap();
     let contact = store
         .contact_for_handle(&mut tx, channel, phone)
