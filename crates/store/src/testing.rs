@@ -32,6 +32,29 @@ impl TestStore {
         Self::with_clock(Clock::System).await
     }
 
+    /// Makes the database itself refuse every timeline entry whose detail contains the word
+    /// `poison`: a real failure in the middle of a transaction, for tests of what a failed
+    /// transaction leaves behind.
+    pub async fn poison_timeline(&self) {
+        let statements: &[&str] = match self.store.db().backend() {
+            Backend::Sqlite => &["CREATE TRIGGER poison BEFORE INSERT ON message_events \
+                 WHEN NEW.detail LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"],
+            Backend::Postgres => &[
+                "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.detail LIKE '%poison%' THEN RAISE EXCEPTION 'poisoned'; END IF; \
+                 RETURN NEW; END $$",
+                "CREATE TRIGGER poison BEFORE INSERT ON message_events \
+                 FOR EACH ROW EXECUTE FUNCTION poison()",
+            ],
+        };
+        for statement in statements {
+            sqlx::raw_sql(statement)
+                .execute(self.store.db().writer())
+                .await
+                .unwrap_or_else(|e| panic!("cannot poison the timeline: {e}"));
+        }
+    }
+
     /// A fresh migrated store whose clock the test controls.
     pub async fn with_clock(clock: Clock) -> Self {
         let (options, cleanup) = test_db_options();

@@ -17,9 +17,9 @@ use domain::{Direction, MessageStatus};
 use ghl::payload::ProviderOutboundMessage;
 use serde_json::{json, Value};
 use store::queue::NewJob;
-use store::repo::{NewMessage, OutboundOutcome, OutboundRequest};
-use store::{StoreError, TenantScope};
+use store::repo::{Location, NewMessage, OutboundOutcome, OutboundRequest};
 
+use super::outbound_intake::RECEIPT_SOURCE;
 use crate::http::ApiError;
 use crate::AppState;
 
@@ -54,22 +54,6 @@ pub(super) async fn receive(
         tracing::info!(kind = %payload.kind, message = %payload.message_id, "non-SMS provider delivery ignored");
         return Ok((StatusCode::OK, Json(json!({"status": "ignored"}))));
     }
-    let location = match state.store.location_by_ghl_id(&payload.location_id).await {
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_location",
-                "no such location",
-            ))
-        }
-        other => other?,
-    };
-    let scope = TenantScope::for_location(&location);
-    let store = &state.store;
-    // Read before the transaction: on PostgreSQL reads and writes share one pool, and a
-    // request holding a transaction while waiting for a second connection can starve the
-    // pool under load.
-    let channels = store.channels(&scope).await?;
     let Some(phone) = payload
         .phone
         .as_deref()
@@ -81,46 +65,13 @@ pub(super) async fn receive(
             "the message has no usable phone number",
         ));
     };
-    if channels.is_empty() {
-        // Nothing to send on: tell GHL the message failed, durably, and say so.
-        let mut tx = store.begin().await?;
-        if let Some(webhook_id) = &payload.webhook_id {
-            if !store
-                .record_webhook_receipt(
-                    &mut tx,
-                    "ghl:provider",
-                    webhook_id,
-                    Some(&location.agency_id),
-                )
-                .await?
-            {
-                return Ok((StatusCode::OK, Json(json!({"status": "duplicate"}))));
-            }
-        }
-        store
-            .queue()
-            .enqueue(
-                &mut tx,
-                NewJob::new(
-                    FAIL_IN_GHL,
-                    json!({
-                        "location_id": location.id, "ghl_message_id": payload.message_id,
-                        "reason": "no line is connected to this location in Switchboard",
-                    }),
-                ),
-            )
-            .await?;
-        tx.commit().await?;
-        return Ok((StatusCode::OK, Json(json!({"status": "no_channel"}))));
-    }
     let received = json!({
         "source": "ghl", "ghl_message_id": payload.message_id, "sender": format!("{:?}", payload.sender()),
     });
     let outcome = state
         .outbound_intake
         .accept(OutboundRequest {
-            location,
-            channels,
+            ghl_location_id: payload.location_id.clone(),
             webhook_id: payload.webhook_id.clone(),
             ghl_contact_id: payload.contact_id.clone(),
             phone,
@@ -136,12 +87,62 @@ pub(super) async fn receive(
             received,
         })
         .await?;
-    let OutboundOutcome::Accepted(accepted) = outcome else {
-        return Ok((StatusCode::OK, Json(json!({"status": "duplicate"}))));
+    let accepted = match outcome {
+        OutboundOutcome::Accepted(accepted) => accepted,
+        OutboundOutcome::Duplicate => {
+            return Ok((StatusCode::OK, Json(json!({"status": "duplicate"}))))
+        }
+        OutboundOutcome::UnknownLocation => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_location",
+                "no such location",
+            ))
+        }
+        OutboundOutcome::NoChannel(location) => {
+            return fail_in_ghl(&state.store, &location, &payload).await
+        }
     };
     let message = accepted.message_id;
     Ok((
         StatusCode::OK,
         Json(json!({"status": "accepted", "message_id": message})),
     ))
+}
+
+/// Nothing to send on: tells GHL the message failed, durably, and says so.
+async fn fail_in_ghl(
+    store: &store::Store,
+    location: &Location,
+    payload: &ProviderOutboundMessage,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut tx = store.begin().await?;
+    if let Some(webhook_id) = &payload.webhook_id {
+        if !store
+            .record_webhook_receipt(
+                &mut tx,
+                RECEIPT_SOURCE,
+                webhook_id,
+                Some(&location.agency_id),
+            )
+            .await?
+        {
+            return Ok((StatusCode::OK, Json(json!({"status": "duplicate"}))));
+        }
+    }
+    store
+        .queue()
+        .enqueue(
+            &mut tx,
+            NewJob::new(
+                FAIL_IN_GHL,
+                json!({
+                    "location_id": location.id, "ghl_message_id": payload.message_id,
+                    "reason": "no line is connected to this location in Switchboard",
+                }),
+            ),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok((StatusCode::OK, Json(json!({"status": "no_channel"}))))
 }

@@ -10,7 +10,7 @@ mod outbound_intake;
 
 pub use ghl_provider::{line_pacing_key, DELIVER, FAIL_IN_GHL};
 pub use ingest::{ghl_pacing_key, sync_status_job, SYNC_INBOUND, SYNC_STATUS};
-pub use outbound_intake::OutboundIntake;
+pub use outbound_intake::{deliver_job, OutboundIntake, MAX_GROUP, RECEIPT_SOURCE};
 
 use axum::routing::post;
 use axum::Router;

@@ -19,9 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::ghl_provider::{line_pacing_key, DELIVER};
 
 /// The receipt source of GHL's provider webhooks (`webhookId`).
-const RECEIPT_SOURCE: &str = "ghl:provider";
+pub const RECEIPT_SOURCE: &str = "ghl:provider";
 /// The most messages one transaction takes.
-const MAX_GROUP: usize = 256;
+pub const MAX_GROUP: usize = 256;
 /// Requests waiting for the intake before new ones wait to be queued.
 const QUEUE_DEPTH: usize = 4096;
 
@@ -55,7 +55,7 @@ impl OutboundIntake {
 
 /// The `deliver` job of an accepted message: in order within its conversation, paced by
 /// its line.
-fn deliver_job(accepted: &AcceptedOutbound) -> NewJob {
+pub fn deliver_job(accepted: &AcceptedOutbound) -> NewJob {
     NewJob::new(
         DELIVER,
         serde_json::json!({"message_id": accepted.message_id}),

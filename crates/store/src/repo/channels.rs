@@ -41,11 +41,11 @@ pub struct NewChannel {
     pub settings: serde_json::Value,
 }
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, agency_id, location_id, provider, line, api_base, settings, status, created_at";
 
 impl Channel {
-    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let settings: String = row.try_get("settings")?;
         Ok(Self {
             id: row.try_get::<String, _>("id")?.parse()?,

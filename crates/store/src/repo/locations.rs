@@ -42,11 +42,11 @@ pub struct LocationTokens {
     pub expires_at_ms: Option<i64>,
 }
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, agency_id, ghl_location_id, name, time_zone, conversation_provider_id, status, created_at";
 
 impl Location {
-    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: row.try_get::<String, _>("id")?.parse()?,
             agency_id: row.try_get::<String, _>("agency_id")?.parse()?,

@@ -5,14 +5,14 @@
 //! that is about ten statements, each a round trip to the database (on SQLite, to the one
 //! writer connection's thread), which bounds ingest at about a thousand webhooks a second.
 //! [`Store::accept_outbound`] takes a group of webhooks and does the same work for all of
-//! them in one transaction with a handful of multi-row statements: receipts, a read of the
-//! contacts and of their conversations, the messages, the conversations' `last_message_at`,
+//! them in one transaction with a handful of multi-row statements: a read of the locations
+//! and their lines, receipts, a read of the contacts and of their conversations, the messages, the conversations' `last_message_at`,
 //! the timeline entries and the jobs. Only what is new (a contact GHL never sent us, a first
 //! conversation on a line) costs statements of its own.
 
 use std::collections::{HashMap, HashSet};
 
-use domain::{ContactId, MessageEventId, MessageId, MessageStatus, WebhookReceiptId};
+use domain::{ContactId, LocationId, MessageEventId, MessageId, MessageStatus, WebhookReceiptId};
 use sqlx::Row;
 
 use super::messages::created_detail;
@@ -28,10 +28,8 @@ const ROWS_PER_STATEMENT: usize = 100;
 /// One message GHL asks us to send (a verified, parsed provider webhook).
 #[derive(Debug, Clone)]
 pub struct OutboundRequest {
-    pub location: Location,
-    /// The location's channels, oldest first (the line for a contact who never talked).
-    /// Must not be empty.
-    pub channels: Vec<Channel>,
+    /// GHL's id of the location (the webhook's `locationId`).
+    pub ghl_location_id: String,
     /// GHL's `webhookId`, when it sent one: a receipt is recorded under `receipt_source`.
     pub webhook_id: Option<String>,
     pub ghl_contact_id: String,
@@ -56,15 +54,32 @@ pub enum OutboundOutcome {
     Accepted(AcceptedOutbound),
     /// A redelivery (same `webhookId`, or same GHL message id): nothing stored.
     Duplicate,
+    /// No location has this GHL id: nothing stored.
+    UnknownLocation,
+    /// The location has no active channel to send on: nothing stored (not even a receipt),
+    /// so the caller can record the failure its own way.
+    NoChannel(Location),
+}
+
+/// A request whose location and lines are known.
+struct Placed<'a> {
+    /// Its position among the requests.
+    index: usize,
+    request: &'a OutboundRequest,
+    location: &'a Location,
+    /// The location's active channels, oldest first (the line for a contact who never
+    /// talked).
+    channels: &'a [Channel],
 }
 
 /// The contacts of one location known by GHL id.
-type KnownContacts = HashMap<(domain::LocationId, String), Contact>;
+type KnownContacts = HashMap<(LocationId, String), Contact>;
 
 impl Store {
     /// Stores a group of GHL's outbound messages in one transaction, each with its
     /// `created` and `webhook.received` timeline entries and the job `job` makes for it;
-    /// returns one outcome per request, in order. The line is the one the contact last
+    /// returns one outcome per request, in order. Locations are found by GHL id and their
+    /// active channels read in the same transaction. The line is the one the contact last
     /// talked on, else the location's first channel. A request repeated within the group is
     /// a duplicate of its first occurrence.
     ///
@@ -77,50 +92,71 @@ impl Store {
         job: &(dyn Fn(&AcceptedOutbound) -> NewJob + Sync),
     ) -> Result<Vec<OutboundOutcome>, StoreError> {
         let mut tx = self.begin().await?;
-        let mut live = self
-            .record_receipts(&mut tx, receipt_source, requests)
-            .await?;
-        let mut known = self.contacts_by_ghl_id(&mut tx, requests, &live).await?;
-        let mut conversations = self.conversations_of(&mut tx, known.values()).await?;
-        // Resolve each request's conversation, creating contacts and conversations on the
-        // way (rarely: only a contact's first message, or first on a line).
-        let mut resolved = Vec::with_capacity(requests.len());
-        for (request, live) in requests.iter().zip(&live) {
-            if !*live {
-                resolved.push(None);
+        let (locations, lines) = self.locations_and_lines(&mut tx, requests).await?;
+        let mut outcomes: Vec<Option<OutboundOutcome>> = Vec::with_capacity(requests.len());
+        let mut placed = Vec::with_capacity(requests.len());
+        for (index, request) in requests.iter().enumerate() {
+            let Some(location) = locations.get(&request.ghl_location_id) else {
+                outcomes.push(Some(OutboundOutcome::UnknownLocation));
+                continue;
+            };
+            let channels = lines
+                .get(&location.id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if channels.is_empty() {
+                outcomes.push(Some(OutboundOutcome::NoChannel(location.clone())));
                 continue;
             }
+            outcomes.push(None);
+            placed.push(Placed {
+                index,
+                request,
+                location,
+                channels,
+            });
+        }
+        let new = self
+            .record_receipts(&mut tx, receipt_source, &placed)
+            .await?;
+        let placed: Vec<Placed> = placed
+            .into_iter()
+            .zip(new)
+            .filter_map(|(p, new)| new.then_some(p))
+            .collect();
+        let mut known = self.contacts_by_ghl_id(&mut tx, &placed).await?;
+        let mut conversations = self.conversations_of(&mut tx, known.values()).await?;
+        // Resolve each message's conversation, creating contacts and conversations on the
+        // way (rarely: only a contact's first message, or first on a line).
+        let mut resolved = Vec::with_capacity(placed.len());
+        for p in &placed {
             let conversation = self
-                .resolve_conversation(&mut tx, request, &mut known, &mut conversations)
+                .resolve_conversation(&mut tx, p, &mut known, &mut conversations)
                 .await?;
-            resolved.push(Some((MessageId::new(), conversation)));
+            resolved.push((MessageId::new(), conversation));
         }
         let inserted = self
-            .insert_outbound_messages(&mut tx, requests, &resolved)
+            .insert_outbound_messages(&mut tx, &placed, &resolved)
             .await?;
-        let mut outcomes = Vec::with_capacity(requests.len());
         let mut jobs = Vec::new();
         let mut touched = Vec::new();
         let mut events = Vec::new();
-        for ((request, resolved), live) in requests.iter().zip(resolved).zip(live.iter_mut()) {
-            let Some((message_id, conversation)) = resolved.filter(|(id, _)| inserted.contains(id))
-            else {
-                *live = false;
-                outcomes.push(OutboundOutcome::Duplicate);
+        for (p, (message_id, conversation)) in placed.iter().zip(resolved) {
+            if !inserted.contains(&message_id) {
                 continue;
-            };
-            let agency = &request.location.agency_id;
+            }
+            let agency = &p.location.agency_id;
             events.push((
                 agency,
                 message_id.clone(),
                 "created",
-                created_detail(&request.message),
+                created_detail(&p.request.message),
             ));
             events.push((
                 agency,
                 message_id.clone(),
                 "webhook.received",
-                request.received.clone(),
+                p.request.received.clone(),
             ));
             touched.push(conversation.id.to_string());
             let accepted = AcceptedOutbound {
@@ -128,25 +164,83 @@ impl Store {
                 conversation,
             };
             jobs.push(job(&accepted));
-            outcomes.push(OutboundOutcome::Accepted(accepted));
+            outcomes[p.index] = Some(OutboundOutcome::Accepted(accepted));
         }
         self.touch_conversations(&mut tx, &touched).await?;
         self.append_message_events(&mut tx, &events).await?;
         self.queue().enqueue_many(&mut tx, &jobs).await?;
         tx.commit().await?;
-        Ok(outcomes)
+        // What is neither placed elsewhere nor stored was a duplicate.
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(OutboundOutcome::Duplicate))
+            .collect())
     }
 
-    /// Records the receipts of the requests that carry a `webhookId`; returns, per
-    /// request, whether it is new (not seen before, nor earlier in this group).
+    /// The requests' locations by GHL id, and their active channels, oldest first.
+    async fn locations_and_lines(
+        &self,
+        tx: &mut Tx,
+        requests: &[OutboundRequest],
+    ) -> Result<(HashMap<String, Location>, HashMap<LocationId, Vec<Channel>>), StoreError> {
+        let mut ghl_ids: Vec<&str> = requests
+            .iter()
+            .map(|r| r.ghl_location_id.as_str())
+            .collect();
+        ghl_ids.sort_unstable();
+        ghl_ids.dedup();
+        let mut locations = HashMap::new();
+        for chunk in ghl_ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT {} FROM locations WHERE ghl_location_id IN ({})",
+                super::locations::COLUMNS,
+                values_list(chunk.len(), 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                let location = Location::from_row(&row)?;
+                locations.insert(location.ghl_location_id.clone(), location);
+            }
+        }
+        let ids: Vec<&str> = locations.values().map(|l| l.id.as_str()).collect();
+        let mut lines: HashMap<LocationId, Vec<Channel>> = HashMap::new();
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            // The same lines, in the same order, as `Store::channels` gives the location.
+            let sql = format!(
+                "SELECT {} FROM channels WHERE status = 'active' AND location_id IN ({}) ORDER BY id",
+                super::channels::COLUMNS,
+                values_list(chunk.len(), 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                let channel = Channel::from_row(&row)?;
+                lines
+                    .entry(channel.location_id.clone())
+                    .or_default()
+                    .push(channel);
+            }
+        }
+        Ok((locations, lines))
+    }
+
+    /// Records the receipts of the messages that carry a `webhookId`; returns, per
+    /// message, whether it is new (not seen before, nor earlier in this group).
     async fn record_receipts(
         &self,
         tx: &mut Tx,
         source: &str,
-        requests: &[OutboundRequest],
+        placed: &[Placed<'_>],
     ) -> Result<Vec<bool>, StoreError> {
-        let with_id: Vec<&OutboundRequest> =
-            requests.iter().filter(|r| r.webhook_id.is_some()).collect();
+        let with_id: Vec<&Placed> = placed
+            .iter()
+            .filter(|p| p.request.webhook_id.is_some())
+            .collect();
         let mut new_ids = HashSet::new();
         for chunk in with_id.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -157,37 +251,36 @@ impl Store {
             let mut query = sqlx::query_scalar::<_, String>(&sql)
                 .bind(source)
                 .bind(self.now_ms());
-            for request in chunk {
+            for p in chunk {
                 query = query
                     .bind(WebhookReceiptId::new().to_string())
-                    .bind(request.webhook_id.as_deref())
-                    .bind(request.location.agency_id.as_str());
+                    .bind(p.request.webhook_id.as_deref())
+                    .bind(p.location.agency_id.as_str());
             }
             new_ids.extend(query.fetch_all(&mut **tx).await?);
         }
-        Ok(requests
+        Ok(placed
             .iter()
-            .map(|r| match &r.webhook_id {
-                // The first request with an id takes it; repeats find it gone.
+            .map(|p| match &p.request.webhook_id {
+                // The first message with an id takes it; repeats find it gone.
                 Some(id) => new_ids.remove(id),
                 None => true,
             })
             .collect())
     }
 
-    /// The contacts the live requests name, by (location, GHL contact id).
+    /// The contacts the messages name, by (location, GHL contact id).
     async fn contacts_by_ghl_id(
         &self,
         tx: &mut Tx,
-        requests: &[OutboundRequest],
-        live: &[bool],
+        placed: &[Placed<'_>],
     ) -> Result<KnownContacts, StoreError> {
-        let mut by_location: HashMap<&domain::LocationId, Vec<&str>> = HashMap::new();
-        for (request, _) in requests.iter().zip(live).filter(|(_, live)| **live) {
+        let mut by_location: HashMap<&LocationId, Vec<&str>> = HashMap::new();
+        for p in placed {
             by_location
-                .entry(&request.location.id)
+                .entry(&p.location.id)
                 .or_default()
-                .push(&request.ghl_contact_id);
+                .push(&p.request.ghl_contact_id);
         }
         let mut known = KnownContacts::new();
         for (location, mut ids) in by_location {
@@ -255,13 +348,18 @@ impl Store {
     async fn resolve_conversation(
         &self,
         tx: &mut Tx,
-        request: &OutboundRequest,
+        placed: &Placed<'_>,
         known: &mut KnownContacts,
         conversations: &mut HashMap<ContactId, Vec<Conversation>>,
     ) -> Result<Conversation, StoreError> {
-        // The caller checks for a channel first (no channel: the message fails in GHL).
-        let first = request.channels.first().ok_or(StoreError::NotFound)?;
-        let key = (request.location.id.clone(), request.ghl_contact_id.clone());
+        let Placed {
+            request,
+            location,
+            channels,
+            ..
+        } = placed;
+        let first = channels.first().ok_or(StoreError::NotFound)?;
+        let key = (location.id.clone(), request.ghl_contact_id.clone());
         let contact = match known.get(&key) {
             Some(contact) => contact.clone(),
             None => {
@@ -275,7 +373,7 @@ impl Store {
         let of_contact = conversations.entry(contact.id.clone()).or_default();
         let channel = of_contact
             .first()
-            .and_then(|last| request.channels.iter().find(|c| c.id == last.channel_id))
+            .and_then(|last| channels.iter().find(|c| c.id == last.channel_id))
             .unwrap_or(first);
         if let Some(conversation) = of_contact.iter().find(|c| c.channel_id == channel.id) {
             return Ok(conversation.clone());
@@ -290,13 +388,13 @@ impl Store {
     async fn insert_outbound_messages(
         &self,
         tx: &mut Tx,
-        requests: &[OutboundRequest],
-        resolved: &[Option<(MessageId, Conversation)>],
+        placed: &[Placed<'_>],
+        resolved: &[(MessageId, Conversation)],
     ) -> Result<HashSet<MessageId>, StoreError> {
-        let rows: Vec<(&OutboundRequest, &MessageId, &Conversation)> = requests
+        let rows: Vec<(&Placed, &MessageId, &Conversation)> = placed
             .iter()
             .zip(resolved)
-            .filter_map(|(r, res)| res.as_ref().map(|(id, c)| (r, id, c)))
+            .map(|(p, (id, c))| (p, id, c))
             .collect();
         let mut inserted = HashSet::new();
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -312,11 +410,11 @@ impl Store {
                 )
             );
             let mut query = sqlx::query_scalar::<_, String>(&sql).bind(self.now_ms());
-            for (request, id, conversation) in chunk {
-                let new = &request.message;
+            for (p, id, conversation) in chunk {
+                let new = &p.request.message;
                 query = query
                     .bind(id.as_str())
-                    .bind(request.location.agency_id.as_str())
+                    .bind(p.location.agency_id.as_str())
                     .bind(conversation.location_id.as_str())
                     .bind(conversation.id.as_str())
                     .bind(conversation.channel_id.as_str())

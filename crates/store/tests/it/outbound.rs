@@ -9,7 +9,7 @@ use store::repo::{
     AcceptedOutbound, Channel, NewChannel, NewMessage, OutboundOutcome, OutboundRequest,
 };
 use store::testing::TestStore;
-use store::{Store, StoreError, TenantScope};
+use store::{Store, TenantScope};
 
 use crate::repo::{tenant, Tenant};
 
@@ -20,16 +20,9 @@ fn job(accepted: &AcceptedOutbound) -> NewJob {
         .ordered_by(accepted.conversation.id.as_str())
 }
 
-fn request(
-    t: &Tenant,
-    channels: &[Channel],
-    ghl_contact: &str,
-    phone: &str,
-    ghl_message: &str,
-) -> OutboundRequest {
+fn request(t: &Tenant, ghl_contact: &str, phone: &str, ghl_message: &str) -> OutboundRequest {
     OutboundRequest {
-        location: t.location.clone(),
-        channels: channels.to_vec(),
+        ghl_location_id: t.location.ghl_location_id.clone(),
         webhook_id: None,
         ghl_contact_id: ghl_contact.into(),
         phone: phone.into(),
@@ -49,7 +42,7 @@ fn request(
 fn accepted(outcome: &OutboundOutcome) -> &AcceptedOutbound {
     match outcome {
         OutboundOutcome::Accepted(a) => a,
-        OutboundOutcome::Duplicate => panic!("expected accepted, got duplicate"),
+        other => panic!("expected accepted, got {other:?}"),
     }
 }
 
@@ -85,28 +78,27 @@ async fn a_group_stores_each_new_message_once_with_its_timeline_and_job() {
     let test = TestStore::new().await;
     let store = &test.store;
     let t = tenant(store, "group", "+15550000001").await;
-    let lines = [t.channel.clone()];
     // Stored before: a message GHL now delivers again.
     let before = store
         .accept_outbound(
             SOURCE,
-            &[request(&t, &lines, "c-old", "+15551110000", "m-old")],
+            &[request(&t, "c-old", "+15551110000", "m-old")],
             &job,
         )
         .await
         .unwrap();
     let old_conversation = accepted(&before[0]).conversation.clone();
 
-    let mut repeated_webhook = request(&t, &lines, "c-new", "+15551110001", "m-3");
+    let mut repeated_webhook = request(&t, "c-new", "+15551110001", "m-3");
     repeated_webhook.webhook_id = Some("wh-1".into());
-    let mut repeated_webhook_again = request(&t, &lines, "c-new", "+15551110001", "m-3-again");
+    let mut repeated_webhook_again = request(&t, "c-new", "+15551110001", "m-3-again");
     repeated_webhook_again.webhook_id = Some("wh-1".into());
     let group = vec![
-        request(&t, &lines, "c-new", "+15551110001", "m-1"), // a new contact
-        request(&t, &lines, "c-new", "+15551110001", "m-2"), // the same new contact again
-        request(&t, &lines, "c-old", "+15551110000", "m-4"), // a known contact
-        request(&t, &lines, "c-old", "+15551110000", "m-old"), // stored before
-        request(&t, &lines, "c-new", "+15551110001", "m-1"), // repeated in the group
+        request(&t, "c-new", "+15551110001", "m-1"), // a new contact
+        request(&t, "c-new", "+15551110001", "m-2"), // the same new contact again
+        request(&t, "c-old", "+15551110000", "m-4"), // a known contact
+        request(&t, "c-old", "+15551110000", "m-old"), // stored before
+        request(&t, "c-new", "+15551110001", "m-1"), // repeated in the group
         repeated_webhook,
         repeated_webhook_again, // same webhookId, another message id
     ];
@@ -168,7 +160,6 @@ async fn a_contact_gets_the_line_it_last_talked_on() {
     let store = &test.store;
     let t = tenant(store, "lines", "+15550000001").await;
     let second = second_line(store, &t).await;
-    let lines = [t.channel.clone(), second.clone()];
     // The contact wrote in on the second line.
     let inbound_conversation = crate::repo::conversation(store, &second, "+15551112222").await;
     let mut tx = store.begin().await.unwrap();
@@ -181,8 +172,8 @@ async fn a_contact_gets_the_line_it_last_talked_on() {
         .accept_outbound(
             SOURCE,
             &[
-                request(&t, &lines, "c-2", "+15551112222", "m-a"),
-                request(&t, &lines, "c-9", "+15551119999", "m-b"),
+                request(&t, "c-2", "+15551112222", "m-a"),
+                request(&t, "c-9", "+15551119999", "m-b"),
             ],
             &job,
         )
@@ -198,18 +189,19 @@ async fn a_failing_group_stores_nothing() {
     let test = TestStore::new().await;
     let store = &test.store;
     let t = tenant(store, "fails", "+15550000001").await;
-    let lines = [t.channel.clone()];
-    let mut bad = request(&t, &[], "c-1", "+15551110001", "m-2");
+    test.poison_timeline().await;
+    let mut bad = request(&t, "c-1", "+15551110001", "m-2");
     bad.webhook_id = Some("wh-bad".into());
+    bad.received = json!({"note": "poison"});
     let error = store
         .accept_outbound(
             SOURCE,
-            &[request(&t, &lines, "c-1", "+15551110001", "m-1"), bad],
+            &[request(&t, "c-1", "+15551110001", "m-1"), bad],
             &job,
         )
         .await
         .unwrap_err();
-    assert!(matches!(error, StoreError::NotFound), "{error}");
+    assert!(error.to_string().contains("poisoned"), "{error}");
     for table in [
         "messages",
         "jobs",
@@ -224,4 +216,47 @@ async fn a_failing_group_stores_nothing() {
             "{table}"
         );
     }
+}
+
+#[tokio::test]
+async fn unknown_locations_and_locations_without_a_line_are_told_apart() {
+    let test = TestStore::new().await;
+    let store = &test.store;
+    let t = tenant(store, "known", "+15550000001").await;
+    let mut tx = store.begin().await.unwrap();
+    let lineless = store
+        .create_location(
+            &mut tx,
+            &t.agency,
+            &store::repo::NewLocation {
+                ghl_location_id: "ghl-lineless".into(),
+                name: "No lines".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut unknown = request(&t, "c-1", "+15551110001", "m-1");
+    unknown.ghl_location_id = "ghl-nowhere".into();
+    let mut no_line = request(&t, "c-1", "+15551110001", "m-2");
+    no_line.ghl_location_id = "ghl-lineless".into();
+    no_line.webhook_id = Some("wh-1".into());
+    let outcomes = store
+        .accept_outbound(
+            SOURCE,
+            &[unknown, no_line, request(&t, "c-1", "+15551110001", "m-3")],
+            &job,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcomes[0], OutboundOutcome::UnknownLocation);
+    assert_eq!(outcomes[1], OutboundOutcome::NoChannel(lineless));
+    accepted(&outcomes[2]);
+    assert_eq!(count(store, "SELECT COUNT(*) FROM messages").await, 1);
+    // No receipt for the lineless one: its caller records the failure and the receipt.
+    assert_eq!(
+        count(store, "SELECT COUNT(*) FROM webhook_receipts").await,
+        0
+    );
 }

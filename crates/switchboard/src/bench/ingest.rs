@@ -9,13 +9,13 @@
 //! database must hold exactly one message and one `deliver` job per request.
 //!
 //! For comparison, the same rows are then committed straight through the store, on a fresh
-//! database, with the same durability and no HTTP: the store calls the webhook handler makes
-//! inside its transaction (contact lookup or creation and mapping, conversation, message,
-//! timeline entry, job), one transaction per message from `--concurrency` tasks
-//! (`raw_commit_rate`), and once more with `--concurrency` messages per transaction
-//! (`raw_batched_commit_rate`: what committing many webhooks together, statement by
-//! statement as the store does today, could reach). `writer_round_trip_ms` is the time of one
-//! statement's trip to the writer connection and back, which bounds both.
+//! database, with the same durability and no HTTP, by the store call the server's intake
+//! makes (`Store::accept_outbound`): in groups of the intake's largest size from one task
+//! (`raw_commit_rate`, the best this machine does with these statements; `fraction_of_raw`
+//! is the HTTP rate over it), and one message per transaction from `--concurrency` tasks
+//! (`raw_single_commit_rate`, what a transaction per webhook gives).
+//! `writer_round_trip_ms` is the time of one statement's trip to the writer connection and
+//! back.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,17 +28,16 @@ use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::EncodePublicKey;
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::json;
-use server::webhooks::{line_pacing_key, DELIVER};
-use store::queue::NewJob;
-use store::repo::NewMessage;
+use server::webhooks::{deliver_job, DELIVER, MAX_GROUP, RECEIPT_SOURCE};
+use store::repo::{NewMessage, OutboundOutcome, OutboundRequest};
 use store::Store;
 
 use super::gateway::{contact_phone, seed, Gateway, Tenant, GHL_LOCATION_ID};
 use super::{
     backend_name, cores, drop_scratch, peak_rss_mb, percentile, round, scratch_store,
-    sqlite_synchronous, PG_POOL,
+    sqlite_synchronous,
 };
-use crate::cli::{BenchBackend, IngestBenchArgs};
+use crate::cli::IngestBenchArgs;
 
 /// Distinct contacts the messages are spread over.
 const CONTACTS: u64 = 300;
@@ -147,10 +146,10 @@ pub(super) async fn run(args: IngestBenchArgs) -> Result<()> {
 
     // Straight through the store: one message per transaction, then many (not worth
     // measuring when the webhooks failed).
-    let (raw, batched, round_trip_ms) = if posted.errors == 0 {
-        let (raw, round_trip_ms) = commit_raw(&args, &items, 1).await?;
-        let (batched, _) = commit_raw(&args, &items, args.concurrency).await?;
-        (Some(raw), Some(batched), Some(round_trip_ms))
+    let (raw, single, round_trip_ms) = if posted.errors == 0 {
+        let (raw, round_trip_ms) = commit_raw(&args, &items, MAX_GROUP).await?;
+        let (single, _) = commit_raw(&args, &items, 1).await?;
+        (Some(raw), Some(single), Some(round_trip_ms))
     } else {
         (None, None, None)
     };
@@ -173,8 +172,7 @@ pub(super) async fn run(args: IngestBenchArgs) -> Result<()> {
         "errors": posted.errors,
         "raw_commit_rate": raw.map(round),
         "fraction_of_raw": raw.map(|raw| round(requests_per_sec / raw)),
-        "raw_batched_commit_rate": batched.map(round),
-        "fraction_of_raw_batched": batched.map(|batched| round(requests_per_sec / batched)),
+        "raw_single_commit_rate": single.map(round),
         "writer_round_trip_ms": round_trip_ms.map(round),
         "peak_rss_mb": peak_rss_mb(),
         "cores": cores(),
@@ -326,13 +324,9 @@ async fn commit_raw(args: &IngestBenchArgs, items: &[Item], per_tx: usize) -> Re
         }
     };
     let items = Arc::new(items.to_vec());
-    // Batches: one committer on SQLite (it has one writer connection anyway), one per
-    // connection on PostgreSQL, where each statement is a network round trip.
-    let tasks = match (per_tx, args.database.backend) {
-        (1, _) => args.concurrency,
-        (_, BenchBackend::Sqlite) => 1,
-        (_, BenchBackend::Postgres) => PG_POOL as usize,
-    };
+    // Groups: one committer, like the server's intake. One per transaction: as many
+    // committers as clients.
+    let tasks = if per_tx == 1 { args.concurrency } else { 1 };
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut committers = Vec::with_capacity(tasks);
@@ -387,70 +381,39 @@ async fn writer_round_trip_ms(store: &Store) -> Result<f64> {
     Ok(percentile(&ms, 0.5))
 }
 
-/// One transaction with the rows the provider webhook handler writes for each item.
+/// One transaction with the rows the provider webhook handler writes for these items,
+/// through the same store call its intake makes.
 async fn commit(store: &Store, tenant: &Tenant, items: &[Item]) -> Result<()> {
-    let (location, channel) = (&tenant.location, &tenant.channel);
-    let mut tx = store.begin().await?;
-    for item in items {
-        let known = store
-            .contact_by_ghl_id(&mut tx, &location.id, &item.ghl_contact_id)
-            .await?;
-        let contact = match known {
-            Some(contact) => {
-                // The handler picks the contact's last line; there is only one here.
-                store.last_channel_of_contact(&mut tx, &contact.id).await?;
-                contact
-            }
-            None => {
-                let contact = store
-                    .contact_for_handle(&mut tx, channel, &item.phone)
-                    .await?;
-                store
-                    .link_ghl_contact(&mut tx, &contact.id, &item.ghl_contact_id)
-                    .await?;
-                contact
-            }
-        };
-        let conversation = store.conversation_for(&mut tx, channel, &contact).await?;
-        let message = store
-            .insert_message(
-                &mut tx,
-                &conversation,
-                &location.agency_id,
-                &NewMessage {
-                    direction: Direction::Outbound,
-                    actor: Actor::Agent,
-                    body: item.text.clone(),
-                    attachments: Vec::new(),
-                    status: MessageStatus::Pending,
-                    provider_message_id: None,
-                    ghl_message_id: Some(item.ghl_message_id.clone()),
-                },
-            )
-            .await?
-            .context("a benchmark message was stored twice")?;
-        store
-            .append_message_event(
-                &mut tx,
-                &location.agency_id,
-                &message.id,
-                "webhook.received",
-                json!({
-                    "source": "ghl", "ghl_message_id": item.ghl_message_id,
-                    "sender": "User { user_id: \"benchUser00000000001\" }",
-                }),
-            )
-            .await?;
-        store
-            .queue()
-            .enqueue(
-                &mut tx,
-                NewJob::new(DELIVER, json!({"message_id": message.id}))
-                    .ordered_by(conversation.id.as_str())
-                    .paced_by(line_pacing_key(&channel.id)),
-            )
-            .await?;
-    }
-    tx.commit().await?;
+    let requests: Vec<OutboundRequest> = items
+        .iter()
+        .map(|item| OutboundRequest {
+            ghl_location_id: tenant.location.ghl_location_id.clone(),
+            webhook_id: None,
+            ghl_contact_id: item.ghl_contact_id.clone(),
+            phone: item.phone.clone(),
+            message: NewMessage {
+                direction: Direction::Outbound,
+                actor: Actor::Agent,
+                body: item.text.clone(),
+                attachments: Vec::new(),
+                status: MessageStatus::Pending,
+                provider_message_id: None,
+                ghl_message_id: Some(item.ghl_message_id.clone()),
+            },
+            received: json!({
+                "source": "ghl", "ghl_message_id": item.ghl_message_id,
+                "sender": "User { user_id: \"benchUser00000000001\" }",
+            }),
+        })
+        .collect();
+    let outcomes = store
+        .accept_outbound(RECEIPT_SOURCE, &requests, &deliver_job)
+        .await?;
+    ensure!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, OutboundOutcome::Accepted(_))),
+        "a benchmark message was stored twice"
+    );
     Ok(())
 }

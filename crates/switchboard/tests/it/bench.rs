@@ -39,7 +39,7 @@ fn bench_ingest_posts_signed_webhooks_and_compares_with_the_raw_commit_rate() {
             "p99_ms",
             "raw_commit_rate",
             "fraction_of_raw",
-            "raw_batched_commit_rate",
+            "raw_single_commit_rate",
             "peak_rss_mb",
             "cores",
         ],
