@@ -160,12 +160,26 @@ impl Db {
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    ///
+    /// Safe to cancel. sqlx's `begin` is not: dropped after the database began the
+    /// transaction but before the `Transaction` exists, it leaves the connection inside a
+    /// transaction that nothing will end (on SQLite, the only writer: every later write
+    /// fails). So the begin runs in a task of its own, which always finishes; if nobody is
+    /// waiting any more, its transaction is dropped there and rolls back.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let tx = match self.inner.backend {
-            Backend::Sqlite => self.inner.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.inner.writer.begin().await?,
-        };
-        Ok(Tx::new(tx, self.inner.backend, self.inner.wake.clone()))
+        let pool = self.inner.writer.clone();
+        let backend = self.inner.backend;
+        let tx = tokio::spawn(async move {
+            match backend {
+                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Backend::Postgres => pool.begin().await,
+            }
+        })
+        .await
+        .map_err(|e| {
+            StoreError::Config(format!("the task beginning a transaction failed: {e}"))
+        })??;
+        Ok(Tx::new(tx, backend, self.inner.wake.clone()))
     }
 
     /// Applies pending migrations for this backend. Safe to run again: applied ones are

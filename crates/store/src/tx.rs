@@ -69,17 +69,37 @@ impl Tx {
     }
 
     /// Commits, then wakes this process's workers if jobs were enqueued.
+    ///
+    /// Safe to cancel: the commit runs in a task of its own (see [`crate::Db::begin`]), so
+    /// a caller dropped mid-commit (a client that hung up) can't leave the connection
+    /// half-way. The transaction then commits or not, as if the caller had waited.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.inner.commit().await?;
-        if self.enqueued {
-            self.wake.wake();
-        }
+        let Self {
+            inner,
+            wake,
+            enqueued,
+            ..
+        } = self;
+        let committed = tokio::spawn(async move {
+            inner.commit().await?;
+            if enqueued {
+                wake.wake();
+            }
+            Ok::<_, sqlx::Error>(())
+        });
+        committed.await.map_err(|e| {
+            StoreError::Config(format!("the task committing a transaction failed: {e}"))
+        })??;
         Ok(())
     }
 
-    /// Rolls back explicitly (dropping does the same).
+    /// Rolls back explicitly (dropping does the same). Safe to cancel, like
+    /// [`Tx::commit`].
     pub async fn rollback(self) -> Result<(), StoreError> {
-        self.inner.rollback().await?;
+        let inner = self.inner;
+        tokio::spawn(async move { inner.rollback().await })
+            .await
+            .map_err(|e| StoreError::Config(format!("the task rolling back failed: {e}")))??;
         Ok(())
     }
 }

@@ -368,3 +368,32 @@ async fn a_commit_wakes_idle_workers_without_waiting_for_the_poll() {
     stop.send(()).unwrap();
     pool.await.unwrap().unwrap();
 }
+
+/// A request whose client hangs up is dropped wherever it is, even in the middle of
+/// `BEGIN` or `COMMIT`. The writer connection must come out of that usable: sqlx's own
+/// `begin` and `commit` are not safe to cancel, and a cancelled one once left SQLite's only
+/// writer inside a transaction, failing every later write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_begins_and_commits_leave_the_writer_usable() {
+    let test = store::testing::TestStore::new().await;
+    let store = &test.store;
+    for i in 0..400u64 {
+        let cut = Duration::from_micros(i % 40 * 5);
+        if i % 2 == 0 {
+            let _ = tokio::time::timeout(cut, store.begin()).await;
+        } else {
+            let tx = store.begin().await.unwrap();
+            let _ = tokio::time::timeout(cut, tx.commit()).await;
+        }
+    }
+    let tx = tokio::time::timeout(Duration::from_secs(10), store.begin())
+        .await
+        .expect("the writer is stuck")
+        .unwrap();
+    tx.commit().await.unwrap();
+    store
+        .queue()
+        .enqueue_now(store::queue::NewJob::new("probe", serde_json::json!({})))
+        .await
+        .unwrap();
+}
