@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod db;
 pub mod error;
+mod multirow;
 pub mod queue;
 pub mod tx;
 pub mod worker;

@@ -201,10 +201,9 @@ impl Queue {
         tx: &mut Tx,
         jobs: &[NewJob],
     ) -> Result<Vec<JobId>, StoreError> {
-        const ROWS_PER_STATEMENT: usize = 100;
         let now = self.db.now_ms();
         let mut ids = Vec::with_capacity(jobs.len());
-        for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+        for chunk in crate::multirow::chunks(jobs) {
             let rows = (0..chunk.len())
                 .map(|i| {
                     let p = 2 + i * 6;

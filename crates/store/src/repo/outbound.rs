@@ -16,14 +16,12 @@ use domain::{ContactId, LocationId, MessageEventId, MessageId, MessageStatus, We
 use sqlx::Row;
 
 use super::messages::created_detail;
-use super::{values_list, values_rows, Channel, Contact, Conversation, Location, NewMessage};
+use super::{Channel, Contact, Conversation, Location, NewMessage};
 use crate::error::StoreError;
+use crate::multirow::{self, values_list, values_rows};
 use crate::queue::NewJob;
 use crate::store::Store;
 use crate::tx::Tx;
-
-/// Rows per multi-row statement: well under both backends' limits on bound parameters.
-const ROWS_PER_STATEMENT: usize = 100;
 
 /// One message GHL asks us to send (a verified, parsed provider webhook).
 #[derive(Debug, Clone)]
@@ -190,7 +188,7 @@ impl Store {
         ghl_ids.sort_unstable();
         ghl_ids.dedup();
         let mut locations = HashMap::new();
-        for chunk in ghl_ids.chunks(ROWS_PER_STATEMENT) {
+        for chunk in multirow::chunks(&ghl_ids) {
             let sql = format!(
                 "SELECT {} FROM locations WHERE ghl_location_id IN ({})",
                 super::locations::COLUMNS,
@@ -207,7 +205,7 @@ impl Store {
         }
         let ids: Vec<&str> = locations.values().map(|l| l.id.as_str()).collect();
         let mut lines: HashMap<LocationId, Vec<Channel>> = HashMap::new();
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        for chunk in multirow::chunks(&ids) {
             // The same lines, in the same order, as `Store::channels` gives the location.
             let sql = format!(
                 "SELECT {} FROM channels WHERE status = 'active' AND location_id IN ({}) ORDER BY id",
@@ -242,7 +240,7 @@ impl Store {
             .filter(|p| p.request.webhook_id.is_some())
             .collect();
         let mut new_ids = HashSet::new();
-        for chunk in with_id.chunks(ROWS_PER_STATEMENT) {
+        for chunk in multirow::chunks(&with_id) {
             let sql = format!(
                 "INSERT INTO webhook_receipts (id, source, external_id, agency_id, received_at) \
                  VALUES {} ON CONFLICT (source, external_id) DO NOTHING RETURNING external_id",
@@ -286,7 +284,7 @@ impl Store {
         for (location, mut ids) in by_location {
             ids.sort_unstable();
             ids.dedup();
-            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            for chunk in multirow::chunks(&ids) {
                 let list = values_list(chunk.len(), 2);
                 let sql = format!(
                     "SELECT {} FROM contacts WHERE location_id = $1 AND ghl_contact_id IN ({list})",
@@ -315,7 +313,7 @@ impl Store {
     ) -> Result<HashMap<ContactId, Vec<Conversation>>, StoreError> {
         let ids: Vec<&str> = contacts.map(|c| c.id.as_str()).collect();
         let mut rows = Vec::new();
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        for chunk in multirow::chunks(&ids) {
             let list = values_list(chunk.len(), 1);
             let sql = format!(
                 "SELECT {}, COALESCE(last_message_at, created_at) AS recent \
@@ -397,7 +395,7 @@ impl Store {
             .map(|(p, (id, c))| (p, id, c))
             .collect();
         let mut inserted = HashSet::new();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        for chunk in multirow::chunks(&rows) {
             let sql = format!(
                 "INSERT INTO messages (id, agency_id, location_id, conversation_id, channel_id, \
                  direction, actor, body, attachments, status, provider_message_id, \
@@ -438,7 +436,7 @@ impl Store {
         let mut ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         ids.sort_unstable();
         ids.dedup();
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        for chunk in multirow::chunks(&ids) {
             let list = values_list(chunk.len(), 2);
             let sql = format!(
                 "UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id IN ({list})"
@@ -458,7 +456,7 @@ impl Store {
         tx: &mut Tx,
         events: &[(&domain::AgencyId, MessageId, &str, serde_json::Value)],
     ) -> Result<(), StoreError> {
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        for chunk in multirow::chunks(events) {
             let sql = format!(
                 "INSERT INTO message_events (id, agency_id, message_id, kind, detail, at) VALUES {}",
                 values_rows(chunk.len(), &["", "", "", "", "", "$1"], 2)
