@@ -10,7 +10,8 @@
 //! Contacts write in: the benchmark asks the sandbox for `--messages` inbound messages
 //! (`POST /_control/sendblue/inbound`, which posts SendBlue's receive webhook to the
 //! gateway), spread over the locations in turn and, within a location, over `--contacts`
-//! contacts in turn, at `--rate` per second, open loop. The gateway stores each one and
+//! contacts in turn, at `--rate` per second, open loop up to 64 calls in flight (past that,
+//! the load waits for the gateway to answer). The gateway stores each one and
 //! enqueues `sync_inbound`, which posts it to GHL (`POST /conversations/messages/inbound`),
 //! after finding or creating the contact in GHL the first time (a duplicate search, then an
 //! upsert). The default rate is about twice what GHL lets 20 locations have, so the run is
@@ -74,6 +75,9 @@ const STALL: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_secs(1);
 /// Longest a control call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most inbound control calls in flight. Past it, the load waits for the gateway rather than
+/// piling up webhooks until the sandbox's 10 s webhook timeout cancels them mid-flight.
+const IN_FLIGHT: usize = 64;
 
 /// One GHL API request: when it arrived and what GHL answered.
 #[derive(Debug, Clone, Copy)]
@@ -334,10 +338,16 @@ async fn measure(
     let errors = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(Mutex::new(None::<String>));
     let url = format!("{sandbox}/_control/sendblue/inbound");
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let started = tokio::time::Instant::now();
     let mut calls = Vec::new();
     for i in 0..n {
         tokio::time::sleep_until(started + Duration::from_secs_f64(i as f64 / args.rate)).await;
+        let permit = in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the in-flight limit closed")?;
         let k = (i % locations as u64) as usize;
         let body = json!({
             "line": names[k].line,
@@ -351,6 +361,7 @@ async fn measure(
             first_error.clone(),
         );
         calls.push(tokio::spawn(async move {
+            let _permit = permit;
             let problem = match http.post(&url).json(&body).send().await {
                 Ok(response) => {
                     let status = response.status();
