@@ -200,6 +200,9 @@ pub enum BenchCommand {
     Ingest(IngestBenchArgs),
     /// End to end: a GHL user's message → the simulated SendBlue receives the send.
     E2e(E2eBenchArgs),
+    /// Pacing: contacts writing in to many locations, faster than GHL's limit allows →
+    /// no GHL 429, and how much of GHL's allowed rate each location used.
+    Pacing(PacingBenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -278,4 +281,25 @@ pub struct E2eBenchArgs {
     /// send path alone, without the status traffic that follows each send.
     #[arg(long)]
     pub no_callbacks: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PacingBenchArgs {
+    #[command(flatten)]
+    pub database: BenchDatabaseArgs,
+    /// Inbound messages (contacts writing in), spread over the locations in turn.
+    #[arg(long, default_value_t = 10_000)]
+    pub messages: u64,
+    /// GHL locations, each in its own agency with its own SendBlue line.
+    #[arg(long, default_value_t = 20)]
+    pub locations: usize,
+    /// Contacts writing in to each location (at most 10,000); a location's messages come
+    /// from them in turn. Each contact's first message also costs GHL a contact lookup and
+    /// an upsert.
+    #[arg(long, default_value_t = 25)]
+    pub contacts: u64,
+    /// Offered load, messages per second over all locations (open loop). GHL allows each
+    /// location 10 requests per second: the default is twice what 20 locations may post.
+    #[arg(long, default_value_t = 400.0)]
+    pub rate: f64,
 }

@@ -134,6 +134,33 @@ impl Store {
         rows.iter().map(Channel::from_row).collect()
     }
 
+    /// Points a channel within the scope at another provider API base URL (`None`: the
+    /// provider's default); `NotFound` for a channel outside the scope. Credentials,
+    /// settings and the webhook URL stay as they are.
+    pub async fn set_channel_api_base(
+        &self,
+        tx: &mut Tx,
+        scope: &TenantScope,
+        id: &ChannelId,
+        api_base: Option<&str>,
+    ) -> Result<Channel, StoreError> {
+        let (agency, location) = scope.binds();
+        let row = sqlx::query(&format!(
+            "UPDATE channels SET api_base = $1, updated_at = $2 WHERE id = $3 AND {} \
+             RETURNING {COLUMNS}",
+            super::scope_filter(4, 5)
+        ))
+        .bind(api_base)
+        .bind(self.now_ms())
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(location)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Channel::from_row(&row)
+    }
+
     /// The channel a provider webhook URL names, before any scope exists: the webhook
     /// handler verifies the signature with this channel's secret and only then acts
     /// within its location.

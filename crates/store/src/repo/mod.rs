@@ -6,6 +6,7 @@ mod channels;
 mod contacts;
 mod keys;
 mod locations;
+mod message_lookups;
 mod messages;
 mod outbound;
 mod records;

@@ -471,3 +471,137 @@ async fn status_only_moves_forward_and_every_change_is_on_the_timeline() {
         .collect();
     assert_eq!(kinds, vec!["created", "status", "status", "status"]);
 }
+
+#[tokio::test]
+async fn a_channel_is_repointed_only_within_its_scope() {
+    let test = TestStore::new().await;
+    let store = &test.store;
+    let a = tenant(store, "a", "+15550000001").await;
+    let b = tenant(store, "b", "+15550000002").await;
+    let scope_a = TenantScope::for_location(&a.location);
+    let scope_b = TenantScope::for_location(&b.location);
+
+    let mut tx = store.begin().await.unwrap();
+    let moved = store
+        .set_channel_api_base(
+            &mut tx,
+            &scope_a,
+            &a.channel.id,
+            Some("http://sandbox.invalid/sendblue"),
+        )
+        .await
+        .unwrap();
+    let denied = store
+        .set_channel_api_base(
+            &mut tx,
+            &scope_b,
+            &a.channel.id,
+            Some("http://evil.invalid"),
+        )
+        .await;
+    assert!(matches!(denied, Err(StoreError::NotFound)));
+    tx.commit().await.unwrap();
+    assert_eq!(
+        moved.api_base.as_deref(),
+        Some("http://sandbox.invalid/sendblue")
+    );
+    let read = store.channel(&scope_a, &a.channel.id).await.unwrap();
+    assert_eq!(read, moved);
+    assert_eq!(read.line, a.channel.line);
+    assert_eq!(read.settings, a.channel.settings);
+    // The credentials are untouched.
+    assert_eq!(
+        store.channel_credentials(&read).await.unwrap(),
+        store.channel_credentials(&a.channel).await.unwrap()
+    );
+
+    // Back to the provider's default.
+    let mut tx = store.begin().await.unwrap();
+    let reset = store
+        .set_channel_api_base(&mut tx, &scope_a, &a.channel.id, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(reset.api_base, None);
+    assert_eq!(
+        store
+            .channel(&scope_a, &a.channel.id)
+            .await
+            .unwrap()
+            .api_base,
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_message_is_found_by_its_external_ids_only_within_its_scope() {
+    let test = TestStore::new().await;
+    let store = &test.store;
+    let a = tenant(store, "a", "+15550000001").await;
+    let b = tenant(store, "b", "+15550000002").await;
+    let conv = conversation(store, &a.channel, "+15551110000").await;
+    let mut tx = store.begin().await.unwrap();
+    let msg = store
+        .insert_message(&mut tx, &conv, &a.agency.id, &inbound("p1"))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .set_ghl_message_id(&mut tx, &msg.id, "ghl-m1")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let scope_a = TenantScope::for_location(&a.location);
+    let scope_b = TenantScope::for_agency(&b.agency);
+
+    assert_eq!(
+        store
+            .message_id_by_provider_id(&scope_a, &a.channel.id, "p1")
+            .await
+            .unwrap(),
+        Some(msg.id.clone())
+    );
+    assert_eq!(
+        store
+            .message_id_by_ghl_id(&scope_a, "ghl-m1")
+            .await
+            .unwrap(),
+        Some(msg.id.clone())
+    );
+    // Unknown ids, another channel, another tenant: nothing.
+    assert_eq!(
+        store
+            .message_id_by_provider_id(&scope_a, &a.channel.id, "p2")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .message_id_by_provider_id(&scope_a, &b.channel.id, "p1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .message_id_by_provider_id(&scope_b, &a.channel.id, "p1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .message_id_by_ghl_id(&scope_b, "ghl-m1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .message_id_by_ghl_id(&scope_a, "ghl-m2")
+            .await
+            .unwrap(),
+        None
+    );
+}

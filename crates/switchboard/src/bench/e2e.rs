@@ -115,14 +115,14 @@ async fn stamp_sends(State(clocks): State<Arc<Clocks>>, request: Request, next: 
 
 /// A client of the sandbox's control API.
 #[derive(Debug, Clone)]
-struct Control {
-    http: reqwest::Client,
-    base: String,
+pub(super) struct Control {
+    pub http: reqwest::Client,
+    pub base: String,
 }
 
 impl Control {
     /// `POST /_control{path}` with a JSON body; the JSON answer, or an error unless 2xx.
-    async fn post(&self, path: &str, body: Value) -> Result<Value> {
+    pub async fn post(&self, path: &str, body: Value) -> Result<Value> {
         let response = self
             .http
             .post(format!("{}/_control{path}", self.base))

@@ -1,6 +1,6 @@
 //! The gateway as the benchmarks run it: `server::run` in this process on a loopback port,
-//! over a scratch store, with one seeded tenant (an agency, a GHL location, a SendBlue line
-//! with local pacing off).
+//! over a scratch store, with seeded tenants (each an agency, a GHL location, a SendBlue line
+//! with local pacing off). Most benchmarks use one tenant, the 0th; `bench pacing` seeds many.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,6 +25,36 @@ pub(super) const API_KEY_ID: &str = "bench_key";
 pub(super) const API_SECRET_KEY: &str = "bench_secret";
 pub(super) const SIGNING_SECRET: &str = "bench_whsec";
 
+/// The names of the `k`-th benchmark tenant on both sides (GHL and SendBlue). The 0th is
+/// the constants above.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct TenantNames {
+    pub ghl_location_id: String,
+    pub ghl_company_id: String,
+    /// The tenant's SendBlue line, from the 555-01XX range upwards.
+    pub line: String,
+    /// Its own SendBlue account (the sandbox keeps one account per key id).
+    pub api_key_id: String,
+}
+
+impl TenantNames {
+    /// Tenants up to this many have distinct names (the lines run out after that).
+    pub const MAX: usize = 9_900;
+
+    pub fn nth(k: usize) -> Self {
+        Self {
+            ghl_location_id: format!("BenchLocation{:07}", k + 1),
+            ghl_company_id: format!("BenchCompany{:08}", k + 1),
+            line: format!("+1202555{:04}", 100 + k),
+            api_key_id: if k == 0 {
+                API_KEY_ID.to_string()
+            } else {
+                format!("{API_KEY_ID}_{k}")
+            },
+        }
+    }
+}
+
 /// The benchmark's tenant, as stored.
 #[derive(Debug, Clone)]
 pub(super) struct Tenant {
@@ -37,24 +67,41 @@ pub(super) fn contact_phone(c: u64) -> String {
     format!("+1415555{:04}", c % 10_000)
 }
 
-/// Seeds the agency, the location (with GHL tokens when given) and the SendBlue channel,
-/// unpaced (`messages_per_second: 0`), sending to `api_base` when given.
+/// Seeds the 0th tenant: the agency, the location (with GHL tokens when given) and the
+/// SendBlue channel, unpaced (`messages_per_second: 0`), sending to `api_base` when given.
 pub(super) async fn seed(
     store: &Store,
     api_base: Option<String>,
     tokens: Option<(&str, &str)>,
 ) -> Result<Tenant> {
+    seed_nth(store, 0, api_base, tokens).await
+}
+
+/// Seeds the `k`-th tenant (see [`TenantNames::nth`]) in its own agency, as [`seed`] does
+/// the 0th.
+pub(super) async fn seed_nth(
+    store: &Store,
+    k: usize,
+    api_base: Option<String>,
+    tokens: Option<(&str, &str)>,
+) -> Result<Tenant> {
+    let names = TenantNames::nth(k);
     let mut tx = store.begin().await?;
+    let (agency_name, location_name) = if k == 0 {
+        ("Bench agency".to_string(), "Bench location".to_string())
+    } else {
+        (format!("Bench agency {k}"), format!("Bench location {k}"))
+    };
     let agency = store
-        .upsert_agency(&mut tx, "Bench agency", Some(GHL_COMPANY_ID))
+        .upsert_agency(&mut tx, &agency_name, Some(&names.ghl_company_id))
         .await?;
     let location = store
         .create_location(
             &mut tx,
             &agency,
             &NewLocation {
-                ghl_location_id: GHL_LOCATION_ID.into(),
-                name: "Bench location".into(),
+                ghl_location_id: names.ghl_location_id.clone(),
+                name: location_name,
                 time_zone: None,
                 conversation_provider_id: Some(CONVERSATION_PROVIDER_ID.into()),
             },
@@ -80,9 +127,9 @@ pub(super) async fn seed(
             &location,
             &NewChannel {
                 provider: Provider::Sendblue,
-                line: LINE.into(),
+                line: names.line,
                 credentials: BTreeMap::from([
-                    ("api_key_id".to_string(), API_KEY_ID.to_string()),
+                    ("api_key_id".to_string(), names.api_key_id),
                     ("api_secret_key".to_string(), API_SECRET_KEY.to_string()),
                     ("signing_secret".to_string(), SIGNING_SECRET.to_string()),
                 ]),
@@ -170,5 +217,23 @@ impl Gateway {
             .context("the gateway task failed")?
             .context("the gateway failed")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_0th_tenant_has_the_names_the_other_benchmarks_use() {
+        let names = TenantNames::nth(0);
+        assert_eq!(names.ghl_location_id, GHL_LOCATION_ID);
+        assert_eq!(names.ghl_company_id, GHL_COMPANY_ID);
+        assert_eq!(names.line, LINE);
+        assert_eq!(names.api_key_id, API_KEY_ID);
+        let last = TenantNames::nth(TenantNames::MAX - 1);
+        assert_eq!(last.ghl_location_id.len(), 20);
+        assert_eq!(last.ghl_company_id.len(), 20);
+        assert_eq!(last.line, "+12025559999");
     }
 }

@@ -5,6 +5,9 @@
 //!   committed straight through the store for comparison ([`ingest`]).
 //! - `bench e2e`: a GHL user's message through the sandbox, the gateway and its workers to the
 //!   simulated SendBlue ([`e2e`]).
+//! - `bench pacing`: contacts writing in to many locations, faster than GHL allows, against
+//!   the sandbox's real GHL rate limit: no 429, and the share of the allowed rate used
+//!   ([`pacing`]).
 //!
 //! Every benchmark runs on a scratch database (a temporary SQLite file, or a throwaway schema
 //! in PostgreSQL, dropped at the end) and talks over loopback only.
@@ -12,6 +15,7 @@
 mod e2e;
 mod gateway;
 mod ingest;
+mod pacing;
 mod queue;
 
 use anyhow::{bail, Context, Result};
@@ -31,6 +35,7 @@ pub(crate) async fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Queue(args) => queue::run(args).await,
         BenchCommand::Ingest(args) => ingest::run(args).await,
         BenchCommand::E2e(args) => e2e::run(args).await,
+        BenchCommand::Pacing(args) => pacing::run(args).await,
     }
 }
 

@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use domain::MessageId;
 use serde_json::{json, Value};
-use sqlx::Row;
-use store::Store;
+use store::{Store, StoreError, TenantScope};
 
 use super::seed::{self, Seeded, CONTACT, LINE};
 use super::Control;
@@ -81,13 +81,10 @@ pub(crate) async fn run(store: &Store, control: &Control, seeded: &Seeded) -> Ex
                 "demo: the contact wrote in through the SendBlue sandbox"
             );
             check_gateway(&mut inbound, &reply);
-            let found = lookup(
-                store,
-                "SELECT id, status FROM messages WHERE channel_id = $1 AND provider_message_id = $2",
-                seeded.channel_id.as_str(),
-                handle,
-            )
-            .await;
+            let found = store
+                .message_id_by_provider_id(&seeded.scope, &seeded.channel_id, handle)
+                .await;
+            let found = lookup(store, &seeded.scope, found).await;
             record(&mut inbound, found);
         }
         Err(e) => fail(&mut inbound, e),
@@ -112,15 +109,10 @@ pub(crate) async fn run(store: &Store, control: &Control, seeded: &Seeded) -> Ex
                 "demo: a GHL user replied through the GHL sandbox"
             );
             check_gateway(&mut outbound, &reply);
-            let found = lookup(
-                store,
-                "SELECT id, status FROM messages WHERE location_id = $1 AND ghl_message_id = $2",
-                seeded.location_id.as_str(),
-                ghl_id,
-            )
-            .await;
+            let found = store.message_id_by_ghl_id(&seeded.scope, ghl_id).await;
+            let found = lookup(store, &seeded.scope, found).await;
             record(&mut outbound, found);
-            wait_while_pending(store, &mut outbound).await;
+            wait_while_pending(store, &seeded.scope, &mut outbound).await;
         }
         Err(e) => fail(&mut outbound, e),
     }
@@ -157,23 +149,18 @@ fn fail(step: &mut Step, e: anyhow::Error) {
     step.problem = Some(format!("{e:#}"));
 }
 
-/// Our message id and status by one of its external ids (read-only; the gateway committed
-/// the row before it answered the webhook).
+/// Our message id and status, once a finder by one of its external ids found it
+/// (read-only; the gateway committed the row before it answered the webhook).
 async fn lookup(
     store: &Store,
-    sql: &str,
-    scope_id: &str,
-    external_id: &str,
+    scope: &TenantScope,
+    found: Result<Option<MessageId>, StoreError>,
 ) -> anyhow::Result<Option<(String, String)>> {
-    let row = sqlx::query(sql)
-        .bind(scope_id)
-        .bind(external_id)
-        .fetch_optional(store.db().reader())
-        .await?;
-    Ok(match row {
-        Some(row) => Some((row.try_get("id")?, row.try_get("status")?)),
-        None => None,
-    })
+    let Some(id) = found? else {
+        return Ok(None);
+    };
+    let message = store.message(scope, &id).await?;
+    Ok(Some((id.to_string(), message.status.as_str().to_string())))
 }
 
 /// Waits (briefly) until the GHL sandbox holds the contact's inbound message.
@@ -195,19 +182,19 @@ async fn wait_for_ghl_inbound(control: &Control) {
 }
 
 /// Waits (briefly) for a message to leave `pending`, re-reading its status.
-async fn wait_while_pending(store: &Store, step: &mut Step) {
-    let Some(id) = step.message_id.clone() else {
+async fn wait_while_pending(store: &Store, scope: &TenantScope, step: &mut Step) {
+    let Some(id) = step
+        .message_id
+        .as_deref()
+        .and_then(|id| id.parse::<MessageId>().ok())
+    else {
         return;
     };
     let deadline = Instant::now() + SETTLE;
     while step.status.as_deref() == Some("pending") && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let row = sqlx::query("SELECT status FROM messages WHERE id = $1")
-            .bind(&id)
-            .fetch_optional(store.db().reader())
-            .await;
-        if let Ok(Some(row)) = row {
-            step.status = row.try_get("status").ok();
+        if let Ok(message) = store.message(scope, &id).await {
+            step.status = Some(message.status.as_str().to_string());
         }
     }
 }

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use domain::{AgencyId, ChannelId, LocationId, Provider};
 use serde_json::{json, Value};
-use sqlx::Row;
-use store::repo::{Channel, NewChannel, NewLocation};
+use store::repo::{NewChannel, NewLocation};
 use store::{Store, TenantScope};
 
 use super::Control;
@@ -32,6 +31,8 @@ pub(crate) const CONTACT: &str = "+12025550199";
 pub(crate) struct Seeded {
     pub agency_id: AgencyId,
     pub location_id: LocationId,
+    /// The demo location's scope, for reading what the gateway stored.
+    pub scope: TenantScope,
     pub conversation_provider_id: Option<String>,
     pub channel_id: ChannelId,
     pub webhook_url: String,
@@ -108,9 +109,18 @@ pub(crate) async fn seed(
                 .channel_credentials(&channel)
                 .await
                 .context("reading the demo channel's credentials")?;
-            if channel.api_base.as_deref() != Some(api_base.as_str()) {
-                repoint(store, &channel, &api_base).await?;
-            }
+            // This run's sandbox may listen on another port than the last run's.
+            let channel = if channel.api_base.as_deref() != Some(api_base.as_str()) {
+                let mut tx = store.begin().await?;
+                let channel = store
+                    .set_channel_api_base(&mut tx, &scope, &channel.id, Some(&api_base))
+                    .await
+                    .context("pointing the demo channel at this run's sandbox")?;
+                tx.commit().await?;
+                channel
+            } else {
+                channel
+            };
             tracing::info!(channel = %channel.id, "demo channel reused");
             (channel, credentials)
         }
@@ -162,7 +172,6 @@ pub(crate) async fn seed(
             }),
         )
         .await?;
-    restore_ghl_contacts(store, control, &location.id).await?;
     let webhook_url = format!("{public_url}/webhooks/sendblue/{}", channel.id);
     control
         .post(
@@ -173,57 +182,11 @@ pub(crate) async fn seed(
     Ok(Seeded {
         agency_id: agency.id,
         location_id: location.id,
+        scope,
         conversation_provider_id,
         channel_id: channel.id,
         webhook_url,
     })
-}
-
-/// Points the demo channel at this run's sandbox (its port may differ from the last run's).
-/// The store has no channel edit yet, so this is the one write the demo makes by hand.
-async fn repoint(store: &Store, channel: &Channel, api_base: &str) -> Result<()> {
-    sqlx::query("UPDATE channels SET api_base = $1, updated_at = $2 WHERE id = $3")
-        .bind(api_base)
-        .bind(store.db().now_ms())
-        .bind(channel.id.as_str())
-        .execute(store.db().writer())
-        .await
-        .context("pointing the demo channel at this run's sandbox")?;
-    Ok(())
-}
-
-/// Gives the (empty) GHL sandbox back the contacts our database links to it from earlier
-/// runs, under the same GHL ids, as real GHL would still have them.
-async fn restore_ghl_contacts(
-    store: &Store,
-    control: &Control,
-    location: &LocationId,
-) -> Result<()> {
-    let rows = sqlx::query(
-        "SELECT ghl_contact_id, phone FROM contacts \
-         WHERE location_id = $1 AND ghl_contact_id IS NOT NULL ORDER BY id",
-    )
-    .bind(location.as_str())
-    .fetch_all(store.db().reader())
-    .await
-    .context("reading the demo location's contacts")?;
-    for row in &rows {
-        let ghl_id: String = row.try_get("ghl_contact_id")?;
-        let phone: Option<String> = row.try_get("phone")?;
-        control
-            .post(
-                "/ghl/contacts",
-                json!({"locationId": GHL_LOCATION_ID, "id": ghl_id, "phone": phone}),
-            )
-            .await?;
-    }
-    if !rows.is_empty() {
-        tracing::info!(
-            contacts = rows.len(),
-            "demo contacts restored in the GHL sandbox"
-        );
-    }
-    Ok(())
 }
 
 /// A throwaway credential: good enough for the sandbox, which is all it opens.

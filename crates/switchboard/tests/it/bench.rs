@@ -1,4 +1,5 @@
-//! `switchboard bench ingest` and `bench e2e`, small: they run, and print what they promise.
+//! `switchboard bench ingest`, `bench e2e` and `bench pacing`, small: they run, and print what
+//! they promise.
 
 use serde_json::Value;
 
@@ -67,4 +68,46 @@ fn bench_e2e_sends_every_message_through_the_sandbox() {
         ],
     );
     assert!(result["p50_ms"].as_f64() <= result["p99_ms"].as_f64());
+}
+
+#[test]
+fn bench_pacing_posts_every_inbound_message_to_ghl_without_a_429() {
+    // Too short for GHL's 10 s window to fill: the used fraction is reported as null, and
+    // what is checked is that nothing is refused, lost or duplicated.
+    let result = bench(&[
+        "bench",
+        "pacing",
+        "--messages",
+        "60",
+        "--locations",
+        "2",
+        "--contacts",
+        "5",
+    ]);
+    assert_eq!(result["bench"], "pacing");
+    assert_eq!(result["backend"], "sqlite");
+    assert_eq!(result["messages"], 60);
+    assert_eq!(result["locations"], 2);
+    assert_eq!(result["ghl_429s"], 0, "{result}");
+    assert_eq!(result["lost"], 0, "{result}");
+    assert_eq!(result["duplicated"], 0, "{result}");
+    assert_eq!(result["misrouted"], 0, "{result}");
+    assert_eq!(result["errors"], 0, "{result}");
+    assert_eq!(result["ghl_unattributed"], 0, "{result}");
+    // Each message once, and each contact's first message a lookup and an upsert.
+    assert!(
+        result["ghl_requests"].as_u64() >= Some(60 + 2 * 5 * 2),
+        "{result}"
+    );
+    for field in [
+        "used_fraction_min",
+        "used_fraction_median",
+        "used_fraction_overall",
+    ] {
+        assert!(result.get(field).is_some(), "{field}: {result}");
+    }
+    positive(
+        &result,
+        &["seconds", "busy_seconds_median", "peak_rss_mb", "cores"],
+    );
 }
