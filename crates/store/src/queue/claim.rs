@@ -75,8 +75,13 @@ impl Queue {
         if kinds.is_empty() {
             return Ok(None);
         }
+        // A job whose pacing key is on hold is due when the hold ends, not before: counting
+        // it at its `run_at` would have idle workers claim again at once, and again, for as
+        // long as the hold lasts.
         let sql = format!(
-            "SELECT MIN(run_at) FROM jobs WHERE state = 'ready' AND kind IN ({})",
+            "SELECT MIN(CASE WHEN h.until_ms > j.run_at THEN h.until_ms ELSE j.run_at END) \
+             FROM jobs j LEFT JOIN pacing_holds h ON h.pacing_key = j.pacing_key \
+             WHERE j.state = 'ready' AND j.kind IN ({})",
             placeholders(1, kinds.len())
         );
         let mut query = sqlx::query_scalar::<_, Option<i64>>(&sql);

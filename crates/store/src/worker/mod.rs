@@ -25,6 +25,10 @@ use crate::queue::{Finished, Job, JobId, Outcome, Queue};
 use finisher::{Finisher, Report};
 
 /// How a pool runs.
+/// The shortest idle sleep when a job is due but was not claimable (its ordering key waits
+/// for an earlier job). Completions and enqueues wake the pool sooner.
+const BLOCKED_RECHECK: Duration = Duration::from_millis(20);
+
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
     /// Jobs running at once.
@@ -276,7 +280,15 @@ impl WorkerPool {
         match self.queue.next_run_at(kinds).await {
             Ok(Some(at)) => {
                 let wait = at.saturating_sub(self.queue.db().now_ms()).max(0);
-                Duration::from_millis(u64::try_from(wait).unwrap_or(0)).min(poll)
+                let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
+                // Due already, yet nothing was claimable: the job waits behind an earlier
+                // one of its conversation, whose completion wakes us. Don't spin meanwhile.
+                if wait.is_zero() {
+                    BLOCKED_RECHECK
+                } else {
+                    wait
+                }
+                .min(poll)
             }
             Ok(None) => poll,
             Err(e) => {

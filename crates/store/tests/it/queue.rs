@@ -350,6 +350,13 @@ async fn a_rate_limited_job_holds_its_pacing_key_without_using_an_attempt() {
         .await
         .unwrap()
         .is_empty());
+    // Idle workers sleep until the hold ends, not until the held job's own due time (which
+    // has passed: they would claim again and again for nothing).
+    let held_until = clock.now_ms() + 8_000;
+    assert_eq!(
+        queue.next_run_at(&["deliver"]).await.unwrap(),
+        Some(held_until)
+    );
     clock.advance(Duration::from_secs(8));
     assert_eq!(queue.claim(&["deliver"], 10, LEASE).await.unwrap()[0].id, c);
 }
