@@ -203,7 +203,7 @@ impl Queue {
     ) -> Result<Vec<JobId>, StoreError> {
         let now = self.db.now_ms();
         let mut ids = Vec::with_capacity(jobs.len());
-        for chunk in crate::multirow::chunks(jobs) {
+        for chunk in crate::multirow::chunks(jobs, 6) {
             let rows = (0..chunk.len())
                 .map(|i| {
                     let p = 2 + i * 6;

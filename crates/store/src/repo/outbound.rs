@@ -188,7 +188,7 @@ impl Store {
         ghl_ids.sort_unstable();
         ghl_ids.dedup();
         let mut locations = HashMap::new();
-        for chunk in multirow::chunks(&ghl_ids) {
+        for chunk in multirow::chunks(&ghl_ids, 1) {
             let sql = format!(
                 "SELECT {} FROM locations WHERE ghl_location_id IN ({})",
                 super::locations::COLUMNS,
@@ -205,7 +205,7 @@ impl Store {
         }
         let ids: Vec<&str> = locations.values().map(|l| l.id.as_str()).collect();
         let mut lines: HashMap<LocationId, Vec<Channel>> = HashMap::new();
-        for chunk in multirow::chunks(&ids) {
+        for chunk in multirow::chunks(&ids, 1) {
             // The same lines, in the same order, as `Store::channels` gives the location.
             let sql = format!(
                 "SELECT {} FROM channels WHERE status = 'active' AND location_id IN ({}) ORDER BY id",
@@ -240,7 +240,7 @@ impl Store {
             .filter(|p| p.request.webhook_id.is_some())
             .collect();
         let mut new_ids = HashSet::new();
-        for chunk in multirow::chunks(&with_id) {
+        for chunk in multirow::chunks(&with_id, 3) {
             let sql = format!(
                 "INSERT INTO webhook_receipts (id, source, external_id, agency_id, received_at) \
                  VALUES {} ON CONFLICT (source, external_id) DO NOTHING RETURNING external_id",
@@ -284,7 +284,7 @@ impl Store {
         for (location, mut ids) in by_location {
             ids.sort_unstable();
             ids.dedup();
-            for chunk in multirow::chunks(&ids) {
+            for chunk in multirow::chunks(&ids, 1) {
                 let list = values_list(chunk.len(), 2);
                 let sql = format!(
                     "SELECT {} FROM contacts WHERE location_id = $1 AND ghl_contact_id IN ({list})",
@@ -313,7 +313,7 @@ impl Store {
     ) -> Result<HashMap<ContactId, Vec<Conversation>>, StoreError> {
         let ids: Vec<&str> = contacts.map(|c| c.id.as_str()).collect();
         let mut rows = Vec::new();
-        for chunk in multirow::chunks(&ids) {
+        for chunk in multirow::chunks(&ids, 1) {
             let list = values_list(chunk.len(), 1);
             let sql = format!(
                 "SELECT {}, COALESCE(last_message_at, created_at) AS recent \
@@ -395,7 +395,7 @@ impl Store {
             .map(|(p, (id, c))| (p, id, c))
             .collect();
         let mut inserted = HashSet::new();
-        for chunk in multirow::chunks(&rows) {
+        for chunk in multirow::chunks(&rows, 12) {
             let sql = format!(
                 "INSERT INTO messages (id, agency_id, location_id, conversation_id, channel_id, \
                  direction, actor, body, attachments, status, provider_message_id, \
@@ -436,7 +436,7 @@ impl Store {
         let mut ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         ids.sort_unstable();
         ids.dedup();
-        for chunk in multirow::chunks(&ids) {
+        for chunk in multirow::chunks(&ids, 1) {
             let list = values_list(chunk.len(), 2);
             let sql = format!(
                 "UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id IN ({list})"
@@ -456,7 +456,7 @@ impl Store {
         tx: &mut Tx,
         events: &[(&domain::AgencyId, MessageId, &str, serde_json::Value)],
     ) -> Result<(), StoreError> {
-        for chunk in multirow::chunks(events) {
+        for chunk in multirow::chunks(events, 5) {
             let sql = format!(
                 "INSERT INTO message_events (id, agency_id, message_id, kind, detail, at) VALUES {}",
                 values_rows(chunk.len(), &["", "", "", "", "", "$1"], 2)
