@@ -234,6 +234,22 @@ async fn bad_or_missing_signatures_are_401_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(tampered.status(), 401);
+    // Signed for the host a caller claims in its Host header: the URL checked is built on
+    // SWITCHBOARD_PUBLIC_URL, so this is refused.
+    let claimed = url.replace(&bridge.gateway, "http://evil.example");
+    let spoofed = bridge
+        .client
+        .post(&url)
+        .header("host", "evil.example")
+        .header(
+            "X-Twilio-Signature",
+            compute_signature(TWILIO_TOKEN, &claimed, &params),
+        )
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), 401);
     let store = &bridge.test.store;
     for table in [
         "messages",
