@@ -96,6 +96,13 @@ pub trait Channel: Send + Sync + fmt::Debug {
         None
     }
 
+    /// The provider itself answers STOP and HELP with its standard reply (Twilio on long
+    /// codes and toll-free numbers), so we send no confirmation or help text of our own: it
+    /// would reach the contact twice, and after a STOP the provider refuses it anyway.
+    fn replies_to_keywords(&self) -> bool {
+        false
+    }
+
     /// What a successfully received webhook is answered with, once it is committed.
     fn acknowledgement(&self) -> WebhookReply {
         WebhookReply::empty()

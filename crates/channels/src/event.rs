@@ -1,7 +1,7 @@
 //! What travels through a channel, in our words rather than a provider's: the message we
 //! ask it to send, and the events its webhooks tell us about.
 
-use domain::MessageStatus;
+use domain::{Keyword, MessageStatus};
 
 /// A message to send to a contact.
 ///
@@ -49,6 +49,10 @@ pub struct InboundMessage {
     /// The provider reports this contact as opted out (e.g. after its own STOP
     /// handling). Our own keyword handling still runs; this only adds evidence.
     pub opted_out: bool,
+    /// The provider's own reading of the message as a consent keyword (Twilio's
+    /// Advanced Opt-Out `OptOutType`, which also covers a service's custom keywords).
+    /// Used when the body is not one of our keywords.
+    pub keyword: Option<Keyword>,
 }
 
 /// A provider's report about one of our messages.

@@ -17,6 +17,7 @@ mod event;
 mod json;
 mod secret;
 pub mod sendblue;
+pub mod twilio;
 
 pub use address::{contact_handle, e164};
 pub use channel::{Channel, Pacing, WebhookReply, WebhookRequest};
@@ -25,6 +26,7 @@ pub use error::ChannelError;
 pub use event::{InboundMessage, OutboundMessage, SendAccepted, StatusReport, WebhookEvent};
 pub use secret::secret_matches;
 pub use sendblue::SendBlue;
+pub use twilio::Twilio;
 
 use domain::Provider;
 
@@ -32,7 +34,8 @@ use domain::Provider;
 pub fn for_provider(provider: Provider) -> Option<&'static dyn Channel> {
     match provider {
         Provider::Sendblue => Some(&SendBlue),
-        Provider::Twilio | Provider::Whatsapp | Provider::Unipile => None,
+        Provider::Twilio => Some(&Twilio),
+        Provider::Whatsapp | Provider::Unipile => None,
     }
 }
 

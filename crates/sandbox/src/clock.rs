@@ -31,6 +31,31 @@ pub(crate) fn iso(t: SystemTime) -> String {
     )
 }
 
+/// Now, as RFC 2822 (`Thu, 30 Jul 2015 20:12:31 +0000`), the form Twilio's resources use.
+pub(crate) fn now_rfc2822() -> String {
+    rfc2822(SystemTime::now())
+}
+
+/// `t` as RFC 2822 in UTC (`Thu, 30 Jul 2015 20:12:31 +0000`).
+pub(crate) fn rfc2822(t: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let days = secs / 86_400;
+    let (year, month, day) = civil_from_days(days);
+    let rem = secs % 86_400;
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} +0000",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month as usize).saturating_sub(1).min(11)],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
@@ -57,5 +82,9 @@ mod tests {
         assert_eq!(iso(t), "2023-09-27T16:35:32.287Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(iso(leap), "2000-02-29T00:00:00.000Z");
+        // Twilio's own example (`date_created` of the create-message fixture).
+        let twilio = UNIX_EPOCH + Duration::from_secs(1_438_287_151);
+        assert_eq!(rfc2822(twilio), "Thu, 30 Jul 2015 20:12:31 +0000");
+        assert_eq!(rfc2822(leap), "Tue, 29 Feb 2000 00:00:00 +0000");
     }
 }

@@ -2,11 +2,11 @@
 //! Faithful simulators of the vendor APIs Switchboard talks to, on one port.
 //!
 //! The gateway is tested, demonstrated and benchmarked against these simulators instead of the
-//! real GoHighLevel and SendBlue. They are built from the vendors' published references (GHL's
+//! real GoHighLevel, SendBlue and Twilio. They are built from the vendors' published references (GHL's
 //! official OpenAPI files are embedded and enforced), and they lean to the strict side wherever the
 //! references leave room: a gateway that passes against the sandbox must work against the real APIs.
 //!
-//! Each simulator lives under its own prefix (`/ghl`, `/sendblue`) with the vendor's own paths, so a
+//! Each simulator lives under its own prefix (`/ghl`, `/sendblue`, `/twilio`) with the vendor's own paths, so a
 //! client whose base URL is `http://HOST/ghl` works unchanged. A control API under `/_control`
 //! drives them: seed installs and accounts, make a GHL user or a contact "write", inject faults,
 //! read what each simulator received.
@@ -22,6 +22,7 @@ mod ids;
 mod record;
 mod sendblue;
 mod shared;
+mod twilio;
 mod webhook;
 
 use std::future::Future;
@@ -61,6 +62,8 @@ pub struct SandboxOptions {
     pub ghl_require_conversation_id: bool,
     /// Pause before each SendBlue status callback (SENT, then DELIVERED).
     pub sendblue_callback_delay: Duration,
+    /// Pause before each Twilio status callback (`sent`, then `delivered` or `undelivered`).
+    pub twilio_callback_delay: Duration,
     /// Timeout of every webhook the sandbox sends.
     pub webhook_timeout: Duration,
     /// How long a `timeout` fault holds a request (released early at shutdown).
@@ -82,6 +85,7 @@ impl Default for SandboxOptions {
             ghl_signing_seed: None,
             ghl_require_conversation_id: false,
             sendblue_callback_delay: Duration::from_millis(100),
+            twilio_callback_delay: Duration::from_millis(100),
             webhook_timeout: Duration::from_secs(10),
             fault_timeout_hold: Duration::from_secs(60),
             record_limit: 10_000,
@@ -99,7 +103,8 @@ pub(crate) struct Simulator {
 }
 
 /// The one place simulators are registered.
-pub(crate) const SIMULATORS: &[Simulator] = &[ghl::SIMULATOR, sendblue::SIMULATOR];
+pub(crate) const SIMULATORS: &[Simulator] =
+    &[ghl::SIMULATOR, sendblue::SIMULATOR, twilio::SIMULATOR];
 
 /// The set of simulators and their in-memory state. Cheap to clone: clones share state.
 #[derive(Clone, Debug)]
@@ -162,7 +167,7 @@ impl Sandbox {
         self.shared.ghl_public_key_pem()
     }
 
-    /// What a simulator (`"ghl"`, `"sendblue"`) received, in order; `"webhooks"` lists what the
+    /// What a simulator (`"ghl"`, `"sendblue"`, `"twilio"`) received, in order; `"webhooks"` lists what the
     /// sandbox sent out.
     pub fn requests(&self, simulator: &str) -> Vec<RecordedRequest> {
         self.shared.recorder.list(simulator)

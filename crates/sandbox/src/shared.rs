@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::faults::FaultBook;
 use crate::record::Recorder;
-use crate::{ghl, sendblue, SandboxOptions, SIMULATORS};
+use crate::{ghl, sendblue, twilio, SandboxOptions, SIMULATORS};
 
 /// A refusal already shaped as the vendor's error response, boxed so `Result`s stay small.
 pub(crate) type Reject = Box<axum::response::Response>;
@@ -57,6 +57,7 @@ pub(crate) struct Inner {
     pub recorder: Recorder,
     pub ghl: Mutex<ghl::GhlState>,
     pub sendblue: Mutex<sendblue::SendblueState>,
+    pub twilio: Mutex<twilio::TwilioState>,
     ghl_key: SigningKey,
     pub http: reqwest::Client,
     shutdown: watch::Sender<bool>,
@@ -83,6 +84,7 @@ impl Inner {
             faults: FaultBook::default(),
             ghl: Mutex::new(ghl::GhlState::default()),
             sendblue: Mutex::new(sendblue::SendblueState::default()),
+            twilio: Mutex::new(twilio::TwilioState::default()),
             ghl_key: SigningKey::from_bytes(&seed),
             http,
             shutdown: watch::channel(false).0,

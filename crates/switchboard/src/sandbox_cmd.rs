@@ -44,6 +44,7 @@ fn print_banner(base: &str, gateway: Option<&str>) {
     println!("Switchboard sandbox on {base}");
     println!("  GHL API          {base}/ghl");
     println!("  SendBlue API     {base}/sendblue");
+    println!("  Twilio API       {base}/twilio  (e.g. {base}/twilio/2010-04-01/Accounts/{{AccountSid}}/Messages.json)");
     println!("  control API      {base}/_control (GET /_control/health)");
     println!(
         "  GHL public key   GET {base}/_control/ghl/public-key  \

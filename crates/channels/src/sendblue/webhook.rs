@@ -90,5 +90,6 @@ pub(super) fn inbound_message(
         media_urls,
         sent_at: fields.text("date_sent").map(str::to_string),
         opted_out: fields.flag("opted_out") == Some(true),
+        keyword: None,
     }))
 }

@@ -10,10 +10,12 @@ use super::*;
 use crate::{for_provider, ChannelError, CredentialSpec, WebhookEvent, WebhookReply};
 
 #[test]
-fn sendblue_is_registered_and_the_rest_not_yet() {
-    let channel = for_provider(Provider::Sendblue).unwrap();
-    assert_eq!(channel.provider(), Provider::Sendblue);
-    for provider in [Provider::Twilio, Provider::Whatsapp, Provider::Unipile] {
+fn sendblue_and_twilio_are_registered_and_the_rest_not_yet() {
+    for provider in [Provider::Sendblue, Provider::Twilio] {
+        let channel = for_provider(provider).unwrap();
+        assert_eq!(channel.provider(), provider);
+    }
+    for provider in [Provider::Whatsapp, Provider::Unipile] {
         assert!(for_provider(provider).is_none());
     }
 }

@@ -6,6 +6,9 @@ mod address;
 mod channel;
 mod sendblue_send;
 mod sendblue_webhook;
+mod twilio_send;
+mod twilio_signature;
+mod twilio_webhook;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};

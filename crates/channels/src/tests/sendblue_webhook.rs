@@ -151,6 +151,7 @@ fn current_receive_webhook_is_an_inbound_message() {
             media_urls: vec![],
             sent_at: Some("2025-12-12T15:41:20.932Z".into()),
             opted_out: false,
+            keyword: None,
         })
     );
     assert_eq!(

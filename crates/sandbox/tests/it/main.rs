@@ -7,6 +7,7 @@ mod ghl;
 mod ghl_contacts;
 mod ghl_messages;
 mod sendblue;
+mod twilio;
 
 use std::time::Duration;
 

@@ -143,15 +143,18 @@ async fn sync_inbound_steps(ctx: &JobContext, p: &SyncInbound) -> Result<Outcome
             .await?;
         tx.commit().await?;
     }
+    // Where the provider answers keywords itself (Twilio), our reply would be a second one.
+    let provider_replies = channels::for_provider(c.channel.provider)
+        .is_some_and(|channel| channel.replies_to_keywords());
     match p.keyword.as_deref() {
         Some("OptOut") => {
             set_dnd(ctx, &c, &ghl_contact, DndStatus::Active).await?;
-            if p.confirm {
+            if p.confirm && !provider_replies {
                 reply_once(ctx, &c, "opt_out_confirmation", "You have been unsubscribed and will receive no more messages. Reply START to resubscribe.", true).await?;
             }
         }
         Some("OptIn") => set_dnd(ctx, &c, &ghl_contact, DndStatus::Inactive).await?,
-        Some("Help") => {
+        Some("Help") if !provider_replies => {
             reply_once(
                 ctx,
                 &c,

@@ -109,7 +109,9 @@ async fn inbound(
         )
         .await?;
     let scope = TenantScope::for_channel(channel);
-    let keyword = Keyword::of_message(&message.body);
+    // Our keyword list first; then the provider's own reading (Twilio's Advanced Opt-Out
+    // `OptOutType`, which knows a service's custom keywords).
+    let keyword = Keyword::of_message(&message.body).or(message.keyword);
     let change = match keyword {
         Some(Keyword::OptOut) => Some(ConsentChange::OptOut),
         Some(Keyword::OptIn) => Some(ConsentChange::OptIn),

@@ -14,15 +14,20 @@ use store::testing::TestStore;
 use store::TenantScope;
 use tokio::sync::oneshot;
 
-const GHL_LOCATION: &str = "sbLoc0000000000000001";
-const LINE: &str = "+15122164639";
+pub const GHL_LOCATION: &str = "sbLoc0000000000000001";
+pub const LINE: &str = "+15122164639";
 const SECRET: &str = "whsec-bridge";
+pub const TWILIO_SID: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+pub const TWILIO_TOKEN: &str = "twilio-bridge-token";
 
 pub struct Bridge {
     pub sandbox: String,
     pub client: reqwest::Client,
     pub test: TestStore,
     pub location: Location,
+    /// The gateway's base URL (also its public URL).
+    pub gateway: String,
+    pub channel: store::repo::Channel,
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -34,12 +39,18 @@ impl Bridge {
 
     /// Starts with extra `SWITCHBOARD_*` settings for the gateway.
     pub async fn start_with(extra: &[(&str, &str)]) -> Self {
+        Self::start_provider(Provider::Sendblue, extra).await
+    }
+
+    /// Starts with the line on `provider` (SendBlue or Twilio).
+    pub async fn start_provider(provider: Provider, extra: &[(&str, &str)]) -> Self {
         let client = reqwest::Client::new();
         // The simulators.
         let sim = Sandbox::new(SandboxOptions {
             ghl_client_id: Some("client-id".into()),
             ghl_client_secret: Some("client-secret".into()),
             sendblue_callback_delay: Duration::from_millis(20),
+            twilio_callback_delay: Duration::from_millis(20),
             ..SandboxOptions::default()
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -95,7 +106,7 @@ impl Bridge {
         let config = Arc::new(config::Config::load(None, env).unwrap().config);
         let test = TestStore::new().await;
 
-        // A GHL install and a SendBlue account, on both sides.
+        // A GHL install and a provider account, on both sides.
         let seeded: Value = client
             .post(format!("{sandbox}/_control/ghl/locations"))
             .json(&json!({"locationId": GHL_LOCATION, "conversationProviderId": "cp-bridge"}))
@@ -105,10 +116,29 @@ impl Bridge {
             .json()
             .await
             .unwrap();
+        let (account, credentials) = match provider {
+            Provider::Twilio => (
+                json!({"accountSid": TWILIO_SID, "authToken": TWILIO_TOKEN, "lines": [LINE]}),
+                BTreeMap::from([
+                    ("account_sid".to_string(), TWILIO_SID.to_string()),
+                    ("auth_token".to_string(), TWILIO_TOKEN.to_string()),
+                ]),
+            ),
+            _ => (
+                json!({"apiKeyId": "kid", "apiSecretKey": "ksecret", "signingSecret": SECRET, "lines": [LINE]}),
+                BTreeMap::from([
+                    ("api_key_id".to_string(), "kid".to_string()),
+                    ("api_secret_key".to_string(), "ksecret".to_string()),
+                    ("signing_secret".to_string(), SECRET.to_string()),
+                ]),
+            ),
+        };
         client
-            .post(format!("{sandbox}/_control/sendblue/accounts"))
-            .json(&json!({"apiKeyId": "kid", "apiSecretKey": "ksecret", "signingSecret": SECRET, "lines": [LINE]}))
-            .send().await.unwrap();
+            .post(format!("{sandbox}/_control/{provider}/accounts"))
+            .json(&account)
+            .send()
+            .await
+            .unwrap();
         let store = &test.store;
         let mut tx = store.begin().await.unwrap();
         let agency = store
@@ -144,14 +174,10 @@ impl Bridge {
                 &mut tx,
                 &location,
                 &NewChannel {
-                    provider: Provider::Sendblue,
+                    provider,
                     line: LINE.into(),
-                    credentials: BTreeMap::from([
-                        ("api_key_id".to_string(), "kid".to_string()),
-                        ("api_secret_key".to_string(), "ksecret".to_string()),
-                        ("signing_secret".to_string(), SECRET.to_string()),
-                    ]),
-                    api_base: Some(format!("{sandbox}/sendblue")),
+                    credentials,
+                    api_base: Some(format!("{sandbox}/{provider}")),
                     settings: json!({}),
                 },
             )
@@ -159,8 +185,8 @@ impl Bridge {
             .unwrap();
         tx.commit().await.unwrap();
         client
-            .post(format!("{sandbox}/_control/sendblue/webhooks"))
-            .json(&json!({"line": LINE, "url": format!("{gateway}/webhooks/sendblue/{}", channel.id)}))
+            .post(format!("{sandbox}/_control/{provider}/webhooks"))
+            .json(&json!({"line": LINE, "url": format!("{gateway}/webhooks/{provider}/{}", channel.id)}))
             .send().await.unwrap();
 
         let gateway_store = store::Store::new(
@@ -189,6 +215,8 @@ impl Bridge {
             client,
             test,
             location,
+            gateway,
+            channel,
             stops: vec![stop_gw, stop_sim],
             tasks: vec![gw_task, sim_task],
         }
@@ -248,7 +276,7 @@ impl Bridge {
     }
 }
 
-fn statuses(message: &Value) -> Vec<String> {
+pub fn statuses(message: &Value) -> Vec<String> {
     message["statusHistory"]
         .as_array()
         .into_iter()
@@ -555,7 +583,7 @@ async fn many_jobs_with_an_expired_token_refresh_it_exactly_once() {
 }
 
 /// Every job of `kind` with its state and attempts.
-async fn jobs_of(store: &store::Store, kind: &str) -> Vec<(String, i64)> {
+pub async fn jobs_of(store: &store::Store, kind: &str) -> Vec<(String, i64)> {
     sqlx::query_as("SELECT state, attempt FROM jobs WHERE kind = $1")
         .bind(kind)
         .fetch_all(store.db().reader())

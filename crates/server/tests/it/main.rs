@@ -6,6 +6,7 @@ mod bridge;
 mod ghl_provider;
 mod http;
 mod sendblue;
+mod twilio;
 
 use std::sync::Arc;
 

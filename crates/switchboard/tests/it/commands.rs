@@ -318,6 +318,63 @@ fn trace_explains_unknown_and_malformed_ids() {
 }
 
 #[test]
+fn channel_add_takes_a_twilio_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SWITCHBOARD_PUBLIC_URL", "https://sb.example.com")];
+    assert!(run(dir.path(), &["migrate"], &env).status.success());
+    let loc = run(
+        dir.path(),
+        &[
+            "location",
+            "add",
+            "--ghl-location-id",
+            "ghl-loc-1",
+            "--access-token",
+            "a",
+            "--refresh-token",
+            "r",
+        ],
+        &env,
+    );
+    assert!(loc.status.success(), "{}", stderr(&loc));
+    let add = |line: &str, sid: &str| {
+        let sid = format!("account_sid={sid}");
+        run(
+            dir.path(),
+            &[
+                "channel",
+                "add",
+                "--location",
+                "ghl-loc-1",
+                "--provider",
+                "twilio",
+                "--line",
+                line,
+                "--credential",
+                &sid,
+                "--credential",
+                "auth_token=secret-token",
+                "--json",
+            ],
+            &env,
+        )
+    };
+    let out = add("+15550000001", "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let channel: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = channel["channel_id"].as_str().unwrap();
+    assert_eq!(channel["provider"], "twilio");
+    assert_eq!(
+        channel["webhook_url"],
+        format!("https://sb.example.com/webhooks/twilio/{id}")
+    );
+    // A SID that is not one fails here, not at the first send.
+    let bad = add("+15550000002", "not-a-sid");
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("account_sid"), "{}", stderr(&bad));
+}
+
+#[test]
 fn channel_add_connects_a_line_and_prints_its_webhook_url() {
     let dir = tempfile::tempdir().unwrap();
     let env = [("SWITCHBOARD_PUBLIC_URL", "https://sb.example.com/")];
