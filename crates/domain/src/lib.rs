@@ -1,5 +1,5 @@
 //! The words of Switchboard's domain, with no I/O: ids, message direction, status and
-//! actor, the channel providers, phone numbers and consent keywords. Everything here is plain data and rules, so every
+//! actor, the channel providers, phone numbers, consent keywords and SMS segment counts. Everything here is plain data and rules, so every
 //! other crate can share it and it can be tested without a database.
 #![forbid(unsafe_code)]
 
@@ -7,11 +7,13 @@ pub mod consent;
 pub mod id;
 pub mod message;
 pub mod phone;
+pub mod sms;
 
 pub use consent::Keyword;
 pub use id::*;
 pub use message::*;
 pub use phone::{InvalidPhone, PhoneNumber};
+pub use sms::{sms_segments, SmsEncoding, SmsSegments};
 
 /// A value read from storage or input that isn't one of the known words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
