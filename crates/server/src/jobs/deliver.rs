@@ -84,6 +84,8 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
             "send.attempt",
             json!({
                 "attempt": job.attempt, "provider": channel.provider, "line": channel.line,
+                // What the text costs if it goes out as SMS (iMessage has no segments).
+                "sms_segments": domain::sms_segments(&message.body).segments,
             }),
         )
         .await?;

@@ -322,13 +322,10 @@ async fn outbound_from_ghl_reaches_sendblue_and_its_status_reaches_ghl() {
     let message = store.message(&scope, &id.parse().unwrap()).await.unwrap();
     assert_eq!(message.status, MessageStatus::Delivered);
     assert_eq!(message.actor, domain::Actor::Agent);
-    let kinds: Vec<String> = store
-        .message_timeline(&scope, &message.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let timeline = store.message_timeline(&scope, &message.id).await.unwrap();
+    let attempt = timeline.iter().find(|e| e.kind == "send.attempt").unwrap();
+    assert_eq!(attempt.detail["sms_segments"], 1, "{:?}", attempt.detail);
+    let kinds: Vec<String> = timeline.into_iter().map(|e| e.kind).collect();
     for step in [
         "created",
         "webhook.received",
