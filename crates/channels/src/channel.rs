@@ -116,6 +116,18 @@ pub struct Pacing {
     pub per_line: Rate,
 }
 
+impl Pacing {
+    /// At most `n` sends a second from one line.
+    pub const fn per_second(n: u32) -> Self {
+        Self {
+            per_line: Rate {
+                max: n,
+                interval: std::time::Duration::from_secs(1),
+            },
+        }
+    }
+}
+
 /// A webhook request as the provider sent it.
 #[derive(Debug, Clone)]
 pub struct WebhookRequest {

@@ -60,6 +60,34 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ControlError>
     serde_json::from_slice(body).map_err(|e| ControlError::bad_request(e.to_string()))
 }
 
+/// `{line, url}`: where a simulator posts a line's webhooks.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookBody {
+    line: String,
+    url: Option<String>,
+}
+
+/// Applies a `POST /_control/{provider}/webhooks` body to a simulator's webhook table:
+/// `url` sets where `line`'s webhooks go, `url: null` forgets it.
+pub(crate) fn set_line_webhook(
+    webhooks: &mut std::collections::HashMap<String, String>,
+    body: &[u8],
+) -> Result<Json<serde_json::Value>, ControlError> {
+    let WebhookBody { line, url } = parse(body)?;
+    match url {
+        Some(u) => {
+            url::Url::parse(&u).map_err(|e| ControlError::bad_request(format!("url: {e}")))?;
+            webhooks.insert(line.clone(), u.clone());
+            Ok(Json(json!({"line": line, "url": u})))
+        }
+        None => {
+            webhooks.remove(&line);
+            Ok(Json(json!({"line": line, "url": null})))
+        }
+    }
+}
+
 pub(crate) fn router(shared: Shared) -> Router {
     let mut router = Router::new()
         .route("/health", get(health))

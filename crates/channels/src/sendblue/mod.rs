@@ -12,11 +12,9 @@
 mod failure;
 mod webhook;
 
-use std::time::Duration;
-
 use domain::{MessageStatus, Provider};
 use http::Method;
-use outbound::{ApiRequest, ApiResponse, Failure, Rate};
+use outbound::{ApiRequest, ApiResponse, Failure};
 use serde_json::{Map, Value};
 
 use crate::address::e164;
@@ -65,12 +63,7 @@ impl Channel for SendBlue {
 
     /// About one message per second per line (DESIGN; SendBlue's lines are real phones).
     fn pacing(&self) -> Pacing {
-        Pacing {
-            per_line: Rate {
-                max: 1,
-                interval: Duration::from_secs(1),
-            },
-        }
+        Pacing::per_second(1)
     }
 
     /// `from_number` is always sent: the SDK makes it optional on some plans, the docs

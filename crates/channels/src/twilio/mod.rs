@@ -22,12 +22,10 @@ mod failure;
 pub mod signature;
 mod webhook;
 
-use std::time::Duration;
-
 use base64::Engine as _;
 use domain::{MessageStatus, Provider};
 use http::Method;
-use outbound::{ApiRequest, ApiResponse, Failure, Rate};
+use outbound::{ApiRequest, ApiResponse, Failure};
 
 use crate::address::e164;
 use crate::json::{self, Fields};
@@ -87,12 +85,7 @@ impl Channel for Twilio {
     /// kind: Twilio queues what exceeds a sender's rate, which only delays, while the
     /// pacing key keeps one line's backlog from starving the others).
     fn pacing(&self) -> Pacing {
-        Pacing {
-            per_line: Rate {
-                max: 1,
-                interval: Duration::from_secs(1),
-            },
-        }
+        Pacing::per_second(1)
     }
 
     /// `From` is the line, or `MessagingServiceSid` when the channel has one (Twilio then

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{is_e164, message_object, Account, MessageFacts, Recipient};
-use crate::control::{parse, ControlError};
+use crate::control::{parse, set_line_webhook, ControlError};
 use crate::shared::{lock, Shared};
 use crate::webhook::{deliver, Webhook};
 use crate::{clock, ids};
@@ -75,32 +75,13 @@ async fn add_account(State(shared): State<Shared>, body: Bytes) -> Result<Respon
     Ok((StatusCode::CREATED, Json(reply)).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookBody {
-    line: String,
-    url: Option<String>,
-}
-
 /// `POST /_control/sendblue/webhooks` {line, url}: where receive webhooks for `line` go (`url:
 /// null` forgets it).
 async fn set_webhook(
     State(shared): State<Shared>,
     body: Bytes,
 ) -> Result<Json<Value>, ControlError> {
-    let WebhookBody { line, url } = parse(&body)?;
-    let mut state = lock(&shared.sendblue);
-    match url {
-        Some(u) => {
-            url::Url::parse(&u).map_err(|e| ControlError::bad_request(format!("url: {e}")))?;
-            state.webhooks.insert(line.clone(), u.clone());
-            Ok(Json(json!({"line": line, "url": u})))
-        }
-        None => {
-            state.webhooks.remove(&line);
-            Ok(Json(json!({"line": line, "url": null})))
-        }
-    }
+    set_line_webhook(&mut lock(&shared.sendblue).webhooks, &body)
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::api::{resource, Facts};
 use super::{encode_form, is_e164, sid, sign, webhook_headers, Account, API_VERSION};
-use crate::control::{parse, ControlError};
+use crate::control::{parse, set_line_webhook, ControlError};
 use crate::shared::{lock, Shared};
 use crate::webhook::{deliver, Webhook};
 
@@ -81,32 +81,13 @@ async fn add_account(State(shared): State<Shared>, body: Bytes) -> Result<Respon
     Ok((StatusCode::CREATED, Json(reply)).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookBody {
-    line: String,
-    url: Option<String>,
-}
-
 /// `POST /_control/twilio/webhooks` {line, url}: the number's messaging webhook (`url: null`
 /// forgets it).
 async fn set_webhook(
     State(shared): State<Shared>,
     body: Bytes,
 ) -> Result<Json<Value>, ControlError> {
-    let WebhookBody { line, url } = parse(&body)?;
-    let mut state = lock(&shared.twilio);
-    match url {
-        Some(u) => {
-            url::Url::parse(&u).map_err(|e| ControlError::bad_request(format!("url: {e}")))?;
-            state.webhooks.insert(line.clone(), u.clone());
-            Ok(Json(json!({"line": line, "url": u})))
-        }
-        None => {
-            state.webhooks.remove(&line);
-            Ok(Json(json!({"line": line, "url": null})))
-        }
-    }
+    set_line_webhook(&mut lock(&shared.twilio).webhooks, &body)
 }
 
 #[derive(Deserialize)]

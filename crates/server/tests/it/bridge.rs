@@ -247,6 +247,17 @@ impl Bridge {
             .unwrap()
     }
 
+    /// The messages the GHL simulator holds for the test location.
+    pub async fn ghl_messages(&self) -> Vec<Value> {
+        match self
+            .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
+            .await
+        {
+            Value::Array(messages) => messages,
+            other => panic!("GHL's messages: {other}"),
+        }
+    }
+
     /// Polls `check` against the sandbox's view until it holds (30 s at most).
     pub async fn eventually(&self, what: &str, check: impl AsyncFnMut(&Self) -> bool) {
         self.eventually_within(what, Duration::from_secs(30), check)
@@ -304,10 +315,7 @@ async fn outbound_from_ghl_reaches_sendblue_and_its_status_reaches_ghl() {
         .await;
     bridge
         .eventually("GHL to hear 'delivered'", async |b| {
-            let messages = b
-                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
-                .await;
-            messages.as_array().unwrap().iter().any(|m| {
+            b.ghl_messages().await.iter().any(|m| {
                 m["id"] == ghl_id.as_str() && statuses(m).contains(&"delivered".to_string())
             })
         })
@@ -353,12 +361,8 @@ async fn inbound_from_a_contact_reaches_ghl_once() {
         .await;
     bridge
         .eventually("GHL to receive the inbound message", async |b| {
-            let messages = b
-                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
-                .await;
-            messages
-                .as_array()
-                .unwrap()
+            b.ghl_messages()
+                .await
                 .iter()
                 .any(|m| m["body"] == "Hello there" && m["direction"] == "inbound")
         })
@@ -421,14 +425,7 @@ async fn stop_confirms_once_sets_dnd_and_blocks_later_sends() {
         .await;
     bridge
         .eventually("the second STOP in GHL", async |b| {
-            let messages = b
-                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
-                .await;
-            messages
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|m| m["body"] == "stop")
+            b.ghl_messages().await.iter().any(|m| m["body"] == "stop")
         })
         .await;
     // A GHL user writes to the opted-out contact: nothing goes out, GHL hears 'failed'.
@@ -436,12 +433,8 @@ async fn stop_confirms_once_sets_dnd_and_blocks_later_sends() {
     let ghl_id = sent["messageId"].as_str().unwrap().to_string();
     bridge
         .eventually("GHL to hear 'failed'", async |b| {
-            let messages = b
-                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
-                .await;
-            messages
-                .as_array()
-                .unwrap()
+            b.ghl_messages()
+                .await
                 .iter()
                 .any(|m| m["id"] == ghl_id.as_str() && statuses(m).contains(&"failed".to_string()))
         })
@@ -508,14 +501,7 @@ async fn a_contact_gone_from_ghl_is_looked_up_again() {
         .await;
     bridge
         .eventually("GHL to receive the second message", async |b| {
-            let messages = b
-                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
-                .await;
-            messages
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|m| m["body"] == "second")
+            b.ghl_messages().await.iter().any(|m| m["body"] == "second")
         })
         .await;
     let now: String = sqlx::query_scalar("SELECT ghl_contact_id FROM contacts")
@@ -546,12 +532,8 @@ async fn many_jobs_with_an_expired_token_refresh_it_exactly_once() {
     }
     bridge
         .eventually("all eight messages in GHL", async |b| {
-            let messages = b
-                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
-                .await;
-            messages
-                .as_array()
-                .unwrap()
+            b.ghl_messages()
+                .await
                 .iter()
                 .filter(|m| m["direction"] == "inbound")
                 .count()
@@ -652,12 +634,8 @@ async fn a_ghl_429_storm_loses_nothing_and_uses_no_attempts() {
     }
     bridge
         .eventually("all ten messages in GHL", async |b| {
-            let messages = b
-                .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
-                .await;
-            messages
-                .as_array()
-                .unwrap()
+            b.ghl_messages()
+                .await
                 .iter()
                 .filter(|m| m["body"].as_str().unwrap_or("").starts_with("storm"))
                 .count()
@@ -701,12 +679,8 @@ async fn a_burst_beyond_ghls_budget_gets_no_429_and_is_paced_through() {
             "the burst to reach GHL",
             Duration::from_secs(60),
             async |b| {
-                let messages = b
-                    .get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
-                    .await;
-                messages
-                    .as_array()
-                    .unwrap()
+                b.ghl_messages()
+                    .await
                     .iter()
                     .filter(|m| m["body"].as_str().unwrap_or("").starts_with("burst"))
                     .count()

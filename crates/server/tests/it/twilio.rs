@@ -62,16 +62,8 @@ async fn post_webhook(
     request.send().await.unwrap()
 }
 
-async fn ghl_messages(b: &Bridge) -> Vec<Value> {
-    b.get(&format!("/ghl/messages?locationId={GHL_LOCATION}"))
-        .await
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 async fn ghl_has_status(b: &Bridge, ghl_id: &str, status: &str) -> bool {
-    ghl_messages(b)
+    b.ghl_messages()
         .await
         .iter()
         .any(|m| m["id"] == ghl_id && statuses(m).contains(&status.to_string()))
@@ -150,7 +142,7 @@ async fn inbound_from_twilio_reaches_ghl_and_is_answered_with_twiml() {
     assert_eq!(answer["gatewayStatus"], 200);
     bridge
         .eventually("GHL to receive the inbound message", async |b| {
-            ghl_messages(b)
+            b.ghl_messages()
                 .await
                 .iter()
                 .any(|m| m["body"] == "Hello there" && m["direction"] == "inbound")

@@ -31,8 +31,9 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use sandbox::{FaultKind, FaultSpec, Sandbox, SandboxOptions};
+
+use super::simulators::Simulators;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 use super::gateway::{
     contact_phone, seed, Gateway, API_KEY_ID, API_SECRET_KEY, CONVERSATION_PROVIDER_ID,
@@ -151,42 +152,23 @@ pub(super) async fn run(args: E2eBenchArgs) -> Result<()> {
     let clocks = Arc::new(Clocks::new(n));
 
     // The sandbox, behind the stamping layer.
-    let sim = Sandbox::new(SandboxOptions {
-        sendblue_callback_delay: Duration::from_millis(args.callback_delay_ms),
-        // Its request log is not used; keep it from growing with the run.
-        record_limit: 100,
-        ..SandboxOptions::default()
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding a loopback port for the sandbox")?;
-    let sandbox = format!("http://{}", listener.local_addr()?);
-    let router = sim.router().layer(axum::middleware::from_fn_with_state(
-        clocks.clone(),
-        stamp_sends,
-    ));
-    let (stop_sim, sim_stopped) = oneshot::channel::<()>();
-    let sim_task = tokio::spawn({
-        let sim = sim.clone();
-        async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = sim_stopped.await;
-                    sim.shutdown();
-                })
-                .await
-        }
-    });
-
-    let result = measure(&args, &sim, &sandbox, clocks).await;
-
-    let _ = stop_sim.send(());
-    match tokio::time::timeout(Duration::from_secs(10), sim_task).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the sandbox failed"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "the sandbox task failed"),
-        Err(_) => tracing::warn!("the sandbox did not stop within 10 s"),
-    }
+    let simulators = Simulators::start(
+        SandboxOptions {
+            sendblue_callback_delay: Duration::from_millis(args.callback_delay_ms),
+            // Its request log is not used; keep it from growing with the run.
+            record_limit: 100,
+            ..SandboxOptions::default()
+        },
+        |router| {
+            router.layer(axum::middleware::from_fn_with_state(
+                clocks.clone(),
+                stamp_sends,
+            ))
+        },
+    )
+    .await?;
+    let result = measure(&args, &simulators.sim, &simulators.url, clocks).await;
+    simulators.stop().await;
     println!("{}", result?);
     Ok(())
 }

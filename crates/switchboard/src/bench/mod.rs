@@ -17,6 +17,7 @@ mod gateway;
 mod ingest;
 mod pacing;
 mod queue;
+mod simulators;
 
 use anyhow::{bail, Context, Result};
 use secrets::{KeyRing, MasterKey};

@@ -48,8 +48,9 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use sandbox::{Sandbox, SandboxOptions};
+
+use super::simulators::Simulators;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 use super::e2e::Control;
 use super::gateway::{
@@ -197,41 +198,22 @@ pub(super) async fn run(args: PacingBenchArgs) -> Result<()> {
     let watch = Arc::new(GhlWatch::new(args.locations));
 
     // The sandbox, with GHL's documented limits, behind the watching layer.
-    let sim = Sandbox::new(SandboxOptions {
-        // Its request log is not used; keep it from growing with the run.
-        record_limit: 100,
-        ..SandboxOptions::default()
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding a loopback port for the sandbox")?;
-    let sandbox = format!("http://{}", listener.local_addr()?);
-    let router = sim.router().layer(axum::middleware::from_fn_with_state(
-        watch.clone(),
-        watch_ghl,
-    ));
-    let (stop_sim, sim_stopped) = oneshot::channel::<()>();
-    let sim_task = tokio::spawn({
-        let sim = sim.clone();
-        async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = sim_stopped.await;
-                    sim.shutdown();
-                })
-                .await
-        }
-    });
-
-    let outcome = measure(&args, &sim, &sandbox, watch).await;
-
-    let _ = stop_sim.send(());
-    match tokio::time::timeout(Duration::from_secs(10), sim_task).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the sandbox failed"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "the sandbox task failed"),
-        Err(_) => tracing::warn!("the sandbox did not stop within 10 s"),
-    }
+    let simulators = Simulators::start(
+        SandboxOptions {
+            // Its request log is not used; keep it from growing with the run.
+            record_limit: 100,
+            ..SandboxOptions::default()
+        },
+        |router| {
+            router.layer(axum::middleware::from_fn_with_state(
+                watch.clone(),
+                watch_ghl,
+            ))
+        },
+    )
+    .await?;
+    let outcome = measure(&args, &simulators.sim, &simulators.url, watch).await;
+    simulators.stop().await;
     let outcome = outcome?;
     println!("{}", outcome.result);
     if !outcome.problems.is_empty() {
