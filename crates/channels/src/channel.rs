@@ -103,6 +103,40 @@ pub trait Channel: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Free-form messages are allowed only this long after the contact last wrote
+    /// (WhatsApp's 24-hour customer-service window, counted from the provider's timestamp of
+    /// the contact's last message). Outside it the deliver job sends the channel's
+    /// `fallback_template` instead, or fails the message with the reason and calls nothing.
+    /// `None`: no window.
+    fn service_window(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// The provider takes attachments as uploaded files, not links (UniPile's multipart):
+    /// the deliver job fetches them into [`OutboundMessage::files`].
+    fn uploads_media(&self) -> bool {
+        false
+    }
+
+    /// The request that downloads an inbound attachment named by `reference` (an entry of
+    /// [`crate::InboundMessage::media_urls`], or a location from [`Self::media_location`]).
+    /// Default: a plain GET of the reference as an absolute URL.
+    fn media_request(
+        &self,
+        _credentials: &Credentials,
+        _api_base: &str,
+        reference: &str,
+    ) -> Result<ApiRequest, ChannelError> {
+        media_get(reference)
+    }
+
+    /// A download answered with where the bytes really are (WhatsApp's media lookup answers
+    /// JSON with a `url`): that location is fetched next, once, through
+    /// [`Self::media_request`]. `None`: the response is the media itself.
+    fn media_location(&self, _response: &ApiResponse) -> Option<String> {
+        None
+    }
+
     /// What a successfully received webhook is answered with, once it is committed.
     fn acknowledgement(&self) -> WebhookReply {
         WebhookReply::empty()
@@ -175,6 +209,22 @@ impl WebhookReply {
             body: String::new(),
         }
     }
+}
+
+/// A GET of an absolute http(s) URL, refusing anything else (a webhook must not make us
+/// read `file://` or another scheme).
+pub fn media_get(url: &str) -> Result<ApiRequest, ChannelError> {
+    let parsed = url::Url::parse(url).map_err(|e| ChannelError::InvalidMediaUrl {
+        value: url.chars().take(200).collect(),
+        reason: e.to_string(),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ChannelError::InvalidMediaUrl {
+            value: url.chars().take(200).collect(),
+            reason: "scheme must be http or https".into(),
+        });
+    }
+    Ok(ApiRequest::new(Method::GET, url))
 }
 
 /// `api_base` + `path`, after checking the base is an absolute http(s) URL. A trailing

@@ -42,6 +42,10 @@ pub enum ChannelError {
     #[error("invalid API base URL {value:?}: {reason}")]
     InvalidApiBase { value: String, reason: String },
 
+    /// An attachment reference that is not a URL we may fetch.
+    #[error("invalid media URL {value:?}: {reason}")]
+    InvalidMediaUrl { value: String, reason: String },
+
     /// A phone number or contact handle that is not one.
     #[error("invalid {field} {value:?}: {reason}")]
     InvalidAddress {
@@ -97,6 +101,7 @@ impl ChannelError {
             | ChannelError::UnknownCredential { .. }
             | ChannelError::InvalidCredential { .. }
             | ChannelError::InvalidApiBase { .. }
+            | ChannelError::InvalidMediaUrl { .. }
             | ChannelError::Unsendable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +113,7 @@ impl ChannelError {
             ChannelError::UnknownCredential { .. } => "unknown_credential",
             ChannelError::InvalidCredential { .. } => "invalid_credential",
             ChannelError::InvalidApiBase { .. } => "invalid_api_base",
+            ChannelError::InvalidMediaUrl { .. } => "invalid_media_url",
             ChannelError::InvalidAddress { .. } => "invalid_address",
             ChannelError::Unsendable { .. } => "unsendable_message",
             ChannelError::MissingSignature { .. } => "missing_signature",

@@ -22,6 +22,33 @@ pub struct OutboundMessage {
     pub status_callback: String,
     /// Our message id, used as the provider's idempotency key where it has one.
     pub reference: String,
+    /// The provider's chat with this contact, when it has one and we know it (UniPile's
+    /// `chat_id`, learnt from the contact's messages): the send goes into that chat rather
+    /// than starting a new one.
+    pub thread: Option<String>,
+    /// Send this pre-approved template instead of free text (WhatsApp outside its 24-hour
+    /// window, see [`crate::Channel::service_window`]). The deliver job decides; the
+    /// channel only builds it.
+    pub template: Option<Template>,
+    /// The attachments' bytes, for providers that take uploads rather than links
+    /// ([`crate::Channel::uploads_media`]); filled by the deliver job, empty otherwise.
+    pub files: Vec<MediaFile>,
+}
+
+/// A pre-approved message template (WhatsApp), by name and language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub name: String,
+    /// The template's language code, e.g. `en_US`.
+    pub language: String,
+}
+
+/// One attachment's content, for a provider that takes uploads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaFile {
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: bytes::Bytes,
 }
 
 /// The provider took the message.
@@ -34,7 +61,9 @@ pub struct SendAccepted {
 }
 
 /// A contact wrote to one of our lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Default` for the same reason as [`OutboundMessage`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InboundMessage {
     /// The provider's id: the dedupe key, unique per channel.
     pub provider_message_id: String,
@@ -43,7 +72,13 @@ pub struct InboundMessage {
     /// Our line, E.164.
     pub to: String,
     pub body: String,
+    /// The attachments, as references [`crate::Channel::media_request`] can fetch: an
+    /// absolute URL by default, a provider-specific reference where the provider gives
+    /// ids (WhatsApp's media ids, UniPile's attachments).
     pub media_urls: Vec<String>,
+    /// The provider's chat this message belongs to (UniPile's `chat_id`), remembered on
+    /// the conversation so replies go back into it.
+    pub thread: Option<String>,
     /// When the contact sent it, RFC 3339, as the provider reported it.
     pub sent_at: Option<String>,
     /// The provider reports this contact as opted out (e.g. after its own STOP

@@ -20,10 +20,12 @@ pub mod sendblue;
 pub mod twilio;
 
 pub use address::{contact_handle, e164};
-pub use channel::{Channel, Pacing, WebhookReply, WebhookRequest};
+pub use channel::{media_get, Channel, Pacing, WebhookReply, WebhookRequest};
 pub use credentials::{CredentialSpec, Credentials};
 pub use error::ChannelError;
-pub use event::{InboundMessage, OutboundMessage, SendAccepted, StatusReport, WebhookEvent};
+pub use event::{
+    InboundMessage, MediaFile, OutboundMessage, SendAccepted, StatusReport, Template, WebhookEvent,
+};
 pub use secret::secret_matches;
 pub use sendblue::SendBlue;
 pub use twilio::Twilio;

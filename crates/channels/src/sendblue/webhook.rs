@@ -88,6 +88,7 @@ pub(super) fn inbound_message(
         to: e164("to_number", to)?,
         body,
         media_urls,
+        thread: None,
         sent_at: fields.text("date_sent").map(str::to_string),
         opted_out: fields.flag("opted_out") == Some(true),
         keyword: None,

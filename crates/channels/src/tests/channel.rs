@@ -122,3 +122,26 @@ fn webhook_request_reads_headers_and_query() {
         None
     );
 }
+
+#[test]
+fn inbound_media_is_fetched_only_from_http_urls() {
+    let sendblue = for_provider(Provider::Sendblue).unwrap();
+    let credentials = crate::Credentials::new();
+    let request = sendblue
+        .media_request(
+            &credentials,
+            "https://api.example",
+            "https://cdn.example/a.jpg",
+        )
+        .unwrap();
+    assert_eq!(request.method, Method::GET);
+    assert_eq!(request.url, "https://cdn.example/a.jpg");
+    for bad in ["file:///etc/passwd", "att://x", "not a url"] {
+        let err = sendblue
+            .media_request(&credentials, "https://api.example", bad)
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_media_url", "{bad}");
+    }
+    assert!(!sendblue.uploads_media());
+    assert_eq!(sendblue.service_window(), None);
+}

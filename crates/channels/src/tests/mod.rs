@@ -48,6 +48,7 @@ pub fn message() -> OutboundMessage {
         media_urls: vec![],
         status_callback: WEBHOOK_URL.into(),
         reference: "msg_01".into(),
+        ..Default::default()
     }
 }
 

@@ -149,6 +149,7 @@ fn current_receive_webhook_is_an_inbound_message() {
             to: "+15122164639".into(),
             body: "Hello!".into(),
             media_urls: vec![],
+            thread: None,
             sent_at: Some("2025-12-12T15:41:20.932Z".into()),
             opted_out: false,
             keyword: None,

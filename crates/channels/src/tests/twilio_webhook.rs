@@ -92,6 +92,7 @@ fn an_inbound_message_with_media() {
                 "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/SM/Media/ME0".into(),
                 "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/SM/Media/ME1".into(),
             ],
+            thread: None,
             sent_at: None,
             opted_out: false,
             keyword: None,

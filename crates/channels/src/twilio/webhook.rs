@@ -140,6 +140,7 @@ fn inbound_message(form: &Form, sid: &str) -> Result<WebhookEvent, ChannelError>
         to: e164("To", to)?,
         body,
         media_urls,
+        thread: None,
         sent_at: None,
         opted_out: keyword == Some(Keyword::OptOut),
         keyword,

@@ -98,6 +98,7 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
         media_urls: message.attachments.clone(),
         status_callback: ctx.connectors.channels.webhook_url(&channel),
         reference: message.id.to_string(),
+        ..Default::default()
     };
     let result = ctx
         .connectors
