@@ -47,6 +47,19 @@ pub trait Channel: Send + Sync + fmt::Debug {
     /// (sandbox, regional endpoints).
     fn default_api_base(&self) -> &'static str;
 
+    /// The API base for a channel: its `api_base` override when it has one (sandbox,
+    /// regional endpoints), else what the credentials name (UniPile's per-account `dsn`),
+    /// else [`Self::default_api_base`]. Every request the channel builds starts here.
+    fn api_base(
+        &self,
+        _credentials: &Credentials,
+        api_base_override: Option<&str>,
+    ) -> Result<String, ChannelError> {
+        Ok(api_base_override
+            .unwrap_or(self.default_api_base())
+            .to_string())
+    }
+
     /// How fast one line may send.
     fn pacing(&self) -> Pacing;
 

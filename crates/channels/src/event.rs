@@ -58,6 +58,9 @@ pub struct SendAccepted {
     pub provider_message_id: String,
     /// Where the provider says it is; at least [`MessageStatus::Sent`].
     pub status: MessageStatus,
+    /// The provider's chat the message went into, when the send started one (UniPile): kept
+    /// on the conversation so the next message goes into the same chat.
+    pub thread: Option<String>,
 }
 
 /// A contact wrote to one of our lines.

@@ -162,6 +162,7 @@ impl Channel for SendBlue {
                 .and_then(delivery_status)
                 .filter(|s| *s != MessageStatus::Failed)
                 .unwrap_or(MessageStatus::Sent),
+            thread: None,
         })
     }
 

@@ -219,6 +219,7 @@ fn published_send_response_is_accepted() {
         SendAccepted {
             provider_message_id: "dfd747ba-5600-4a8a-804a-a614a0fbc1c5".into(),
             status: MessageStatus::Sent,
+            thread: None,
         }
     );
     let group = SendBlue

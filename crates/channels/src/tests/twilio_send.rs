@@ -136,6 +136,7 @@ fn the_official_201_is_accepted_as_sent() {
         SendAccepted {
             provider_message_id: "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
             status: MessageStatus::Sent,
+            thread: None,
         }
     );
     // The fetched resource (status `sent`, with an error code from an earlier attempt).

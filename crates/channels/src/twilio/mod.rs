@@ -173,6 +173,7 @@ impl Channel for Twilio {
             provider_message_id: sid.to_string(),
             // Anything accepted is at least `sent`, whatever new word Twilio uses.
             status: status.unwrap_or(MessageStatus::Sent),
+            thread: None,
         })
     }
 

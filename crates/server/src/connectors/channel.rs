@@ -79,12 +79,11 @@ impl ChannelSender {
                 after: None,
             })?;
         let credentials = Credentials::from(credentials);
-        let base = channel
-            .api_base
-            .as_deref()
-            .unwrap_or(implementation.default_api_base());
+        let base = implementation
+            .api_base(&credentials, channel.api_base.as_deref())
+            .map_err(Failure::from)?;
         let request = implementation
-            .build_send(&credentials, base, message)
+            .build_send(&credentials, &base, message)
             .map_err(Failure::from)?;
         let mut call = Call::new(
             channel.provider.as_str(),
