@@ -38,7 +38,9 @@ impl Store {
         self.db.begin().await
     }
 
-    pub(crate) fn now_ms(&self) -> i64 {
+    /// Now, Unix ms, by the database's clock: the clock every stored time is written with,
+    /// so comparisons against stored times (a service window) agree with them.
+    pub fn now_ms(&self) -> i64 {
         self.db.now_ms()
     }
 }

@@ -40,6 +40,14 @@ pub(crate) async fn add(config_path: Option<&Path>, args: ChannelAddArgs) -> Res
         }
         settings[server::connectors::PACE_SETTING] = json!(rate);
     }
+    if let Some(template) = &args.fallback_template {
+        if channel.service_window().is_none() {
+            bail!("--fallback-template: {provider} has no customer-service window; only WhatsApp takes a template");
+        }
+        settings[server::connectors::FALLBACK_TEMPLATE_SETTING] =
+            server::connectors::fallback_template_setting(template)
+                .map_err(|e| anyhow!("--fallback-template: {e}"))?;
+    }
 
     let config = startup::load(config_path)?;
     let store = startup::open_store(&config).await?;

@@ -170,6 +170,11 @@ pub struct ChannelAddArgs {
     /// off). Default: the provider's (SendBlue about 1/s).
     #[arg(long)]
     pub messages_per_second: Option<f64>,
+    /// WhatsApp: the approved template sent instead of free text outside the 24-hour
+    /// window, `NAME` or `NAME:LANGUAGE` (default language en_US). Without it, a message
+    /// outside the window fails with the reason and nothing is sent.
+    #[arg(long, value_name = "NAME[:LANGUAGE]")]
+    pub fallback_template: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -4,12 +4,16 @@
 
 mod channel;
 mod ghl_session;
+mod window;
 
 use std::sync::Arc;
 
 pub use channel::{line_rate, ChannelSender, PACE_SETTING};
 pub use ghl_session::Ghl;
 use outbound::{BreakerPolicy, Outbound};
+pub use window::{
+    decide as decide_window, fallback_template_setting, WindowDecision, FALLBACK_TEMPLATE_SETTING,
+};
 
 /// Everything the job handlers call out with. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -6,6 +6,10 @@
 //! the message is sent a second time: SendBlue takes no idempotency key. The timeline
 //! then shows a `send.attempt` without its `send.accepted`, which is how such a
 //! duplicate is found.
+//!
+//! A provider with a customer-service window (WhatsApp) gets free text only inside it;
+//! outside, the channel's fallback template goes out instead, or the message fails with
+//! the reason and nothing is called (see `connectors::window`).
 
 use channels::OutboundMessage;
 use domain::{MessageId, MessageStatus};
@@ -17,6 +21,7 @@ use store::repo::{ConsentChange, Message};
 use store::{Store, StoreError, TenantScope};
 
 use super::{outcome_of, storage, JobContext};
+use crate::connectors::{decide_window, WindowDecision};
 use crate::webhooks::sync_status_job;
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +80,20 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
         .await?;
         return Ok(Outcome::Completed);
     };
+    let window = channels::for_provider(channel.provider).and_then(|c| c.service_window());
+    let template = match decide_window(
+        window,
+        conversation.last_inbound_at,
+        store.now_ms(),
+        &channel.settings,
+    ) {
+        WindowDecision::FreeForm => None,
+        WindowDecision::Template(template) => Some(template),
+        WindowDecision::Refused(reason) => {
+            fail(store, &agency.id, &message, &channel.location_id, &reason).await?;
+            return Ok(Outcome::Completed);
+        }
+    };
     let mut tx = store.begin().await?;
     store
         .append_message_event(
@@ -86,6 +105,8 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
                 "attempt": job.attempt, "provider": channel.provider, "line": channel.line,
                 // What the text costs if it goes out as SMS (iMessage has no segments).
                 "sms_segments": domain::sms_segments(&message.body).segments,
+                // Outside the provider's window the template goes out instead of the text.
+                "template": template.as_ref().map(|t| &t.name),
             }),
         )
         .await?;
@@ -98,6 +119,8 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
         media_urls: message.attachments.clone(),
         status_callback: ctx.connectors.channels.webhook_url(&channel),
         reference: message.id.to_string(),
+        thread: conversation.provider_thread.clone(),
+        template,
         ..Default::default()
     };
     let result = ctx
@@ -111,6 +134,11 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
             store
                 .set_provider_message_id(&mut tx, &message.id, &accepted.provider_message_id)
                 .await?;
+            if let Some(thread) = accepted.thread.as_deref() {
+                store
+                    .set_provider_thread(&mut tx, &conversation.id, thread)
+                    .await?;
+            }
             store
                 .append_message_event(&mut tx, &agency.id, &message.id, "send.accepted", json!({
                     "provider_message_id": accepted.provider_message_id, "status": accepted.status,

@@ -98,6 +98,14 @@ async fn inbound(
         return Ok(());
     };
     store
+        .note_inbound(
+            tx,
+            &conversation.id,
+            message.thread.as_deref(),
+            written_at_ms(message, store.now_ms()),
+        )
+        .await?;
+    store
         .append_message_event(
             tx,
             &channel.agency_id,
@@ -151,6 +159,19 @@ async fn inbound(
         )
         .await?;
     Ok(())
+}
+
+/// When the contact wrote, by the provider's clock (WhatsApp's window is counted from it),
+/// never later than now: a provider clock running ahead must not keep a window open
+/// longer than the provider itself will. Without a timestamp, now.
+fn written_at_ms(message: &InboundMessage, now_ms: i64) -> i64 {
+    message
+        .sent_at
+        .as_deref()
+        .and_then(ghl::parse_rfc3339)
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .map_or(now_ms, |at| at.min(now_ms))
 }
 
 /// Moves a message's status forward and enqueues the update to GHL when it changed.

@@ -34,6 +34,10 @@ pub struct Conversation {
     pub channel_id: ChannelId,
     pub ghl_conversation_id: Option<String>,
     pub ai_enabled: bool,
+    /// The provider's chat with the contact (UniPile's `chat_id`), once known.
+    pub provider_thread: Option<String>,
+    /// When the contact last wrote, by the provider's clock, Unix ms (WhatsApp's window).
+    pub last_inbound_at: Option<i64>,
 }
 
 /// A consent change to record.
@@ -46,7 +50,8 @@ pub enum ConsentChange {
 pub(super) const CONTACT_COLUMNS: &str =
     "id, location_id, ghl_contact_id, phone, email, name, opted_out";
 pub(super) const CONVERSATION_COLUMNS: &str =
-    "id, location_id, contact_id, channel_id, ghl_conversation_id, ai_enabled";
+    "id, location_id, contact_id, channel_id, ghl_conversation_id, ai_enabled, \
+     provider_thread, last_inbound_at";
 
 impl Contact {
     pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
@@ -71,6 +76,8 @@ impl Conversation {
             channel_id: row.try_get::<String, _>("channel_id")?.parse()?,
             ghl_conversation_id: row.try_get("ghl_conversation_id")?,
             ai_enabled: row.try_get::<i64, _>("ai_enabled")? != 0,
+            provider_thread: row.try_get("provider_thread")?,
+            last_inbound_at: row.try_get("last_inbound_at")?,
         })
     }
 }
@@ -241,6 +248,48 @@ impl Store {
         .fetch_one(&mut **tx)
         .await?;
         Conversation::from_row(&row)
+    }
+
+    /// Notes what an inbound message says about its conversation, in the caller's
+    /// transaction: the provider's chat it came in (kept when the message names none) and
+    /// when the contact wrote. The time only moves forward, so a late redelivery of an old
+    /// message cannot close a window a newer one opened.
+    pub async fn note_inbound(
+        &self,
+        tx: &mut Tx,
+        conversation: &ConversationId,
+        thread: Option<&str>,
+        written_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE conversations SET provider_thread = COALESCE($1, provider_thread), \
+             last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $2 \
+             THEN $2 ELSE last_inbound_at END, updated_at = $3 WHERE id = $4",
+        )
+        .bind(thread)
+        .bind(written_at_ms)
+        .bind(self.now_ms())
+        .bind(conversation.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Remembers the provider's chat a send went into (UniPile starts one for a new
+    /// contact), so the next message goes into the same chat.
+    pub async fn set_provider_thread(
+        &self,
+        tx: &mut Tx,
+        conversation: &ConversationId,
+        thread: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE conversations SET provider_thread = $1, updated_at = $2 WHERE id = $3")
+            .bind(thread)
+            .bind(self.now_ms())
+            .bind(conversation.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     /// Records a consent change and applies it to the contact, in the caller's

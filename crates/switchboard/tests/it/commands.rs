@@ -527,6 +527,18 @@ fn channel_add_connects_a_line_and_prints_its_webhook_url() {
         "{}",
         stderr(&bad_pace)
     );
+    // Only a provider with a customer-service window (WhatsApp) takes a template.
+    let no_window = add(
+        "ghl-loc-1",
+        "+15550000007",
+        &["--fallback-template", "hello_world"],
+    );
+    assert!(!no_window.status.success());
+    assert!(
+        stderr(&no_window).contains("--fallback-template"),
+        "{}",
+        stderr(&no_window)
+    );
     let bad_base = add("ghl-loc-1", "+15550000004", &["--api-base", "ftp://x"]);
     assert!(
         stderr(&bad_base).contains("--api-base"),
