@@ -1,9 +1,9 @@
 //! `switchboard demo`: the whole gateway on one machine, with nothing real behind it.
 //!
 //! The gateway runs as `serve` does (HTTP and workers) on SQLite in its own data folder; the
-//! sandbox simulators (GHL, SendBlue) run in the same process on their own loopback port and
+//! sandbox simulators (GHL and the providers) run in the same process on their own loopback port and
 //! stand in for the vendors: the GHL API base and webhook key point at the sandbox, and the
-//! seeded SendBlue channel's `api_base` too. Seeding is idempotent, so the demo can be stopped
+//! seeded channels' `api_base` too (one line per provider). Seeding is idempotent, so the demo can be stopped
 //! and started again on the same folder. A short scripted exchange (a contact writes in, a
 //! GHL user replies) leaves something to look at.
 //!
@@ -12,6 +12,7 @@
 //! address and public URL, the GHL API and key) and reads no `--config` file. Other
 //! `SWITCHBOARD_*` settings (logging, worker tuning) apply as usual.
 
+mod lines;
 mod script;
 mod seed;
 
@@ -231,7 +232,9 @@ fn print_banner(
     let gateway = &config.public_url;
     let dir = data_dir.display();
     println!();
-    println!("Switchboard demo: the gateway and a simulated GHL and SendBlue, on this machine.");
+    println!(
+        "Switchboard demo: the gateway, a simulated GHL and simulated providers, on this machine."
+    );
     println!();
     println!("Gateway");
     println!("  URL            {gateway}");
@@ -240,7 +243,9 @@ fn print_banner(
     println!("  data folder    {dir} (SQLite database, master.key)");
     println!("  dashboard      none yet: this version has no dashboard and no user login");
     println!();
-    println!("Sandbox (in this process; GHL API at /ghl, SendBlue API at /sendblue)");
+    println!(
+        "Sandbox (in this process; each vendor's API under its prefix: /ghl, /sendblue, /twilio)"
+    );
     println!("  URL            {sandbox}");
     println!("  health         GET  {sandbox}/_control/health");
     println!("  a contact      POST {sandbox}/_control/sendblue/inbound");
@@ -258,12 +263,13 @@ fn print_banner(
         seed::GHL_LOCATION_ID,
         seeded.conversation_provider_id.as_deref().unwrap_or("none")
     );
-    println!(
-        "  channel        {} (sendblue, line {})",
-        seeded.channel_id,
-        seed::LINE
-    );
-    println!("  webhook        {}", seeded.webhook_url);
+    for line in &seeded.lines {
+        println!(
+            "  channel        {} ({}, line {})",
+            line.channel_id, line.provider, line.line
+        );
+        println!("    webhook      {}", line.webhook_url);
+    }
     println!("  contact        {}", seed::CONTACT);
     println!();
     println!("Scripted exchange");

@@ -29,6 +29,15 @@ fn field<'a>(banner: &'a str, label: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {label:?} line in:\n{banner}"))
 }
 
+/// The banner's `channel` lines: id, provider and line of each seeded channel.
+fn channel_lines(banner: &str) -> Vec<String> {
+    banner
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("channel"))
+        .map(|rest| rest.trim().to_string())
+        .collect()
+}
+
 #[test]
 fn sandbox_answers_its_control_api_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -127,6 +136,13 @@ fn demo_seeds_serves_and_runs_again_on_the_same_folder() {
         "{first}"
     );
     assert!(first.contains("no user login"), "{first}");
+    // One line per provider the sandbox simulates, each with its webhook.
+    let channels = channel_lines(&first);
+    assert!(
+        channels.iter().any(|c| c.contains("(twilio, line")),
+        "{first}"
+    );
+    assert!(first.contains("/webhooks/twilio/chn_"), "{first}");
     // The scripted exchange went through the gateway's webhooks into the store.
     assert!(first.contains("switchboard trace msg_"), "{first}");
     assert!(first.contains("/_control/sendblue/inbound"), "{first}");
@@ -136,6 +152,7 @@ fn demo_seeds_serves_and_runs_again_on_the_same_folder() {
     let second = demo_run(&data);
     assert_eq!(field(&second, "location"), location, "{second}");
     assert_eq!(field(&second, "channel"), channel, "{second}");
+    assert_eq!(channel_lines(&second), channels, "{second}");
     assert!(second.contains("switchboard trace msg_"), "{second}");
 
     // The messages it stored are there to trace.
