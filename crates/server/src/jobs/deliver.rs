@@ -104,7 +104,7 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
             json!({
                 "attempt": job.attempt, "provider": channel.provider, "line": channel.line,
                 // What the text costs if it goes out as SMS (iMessage has no segments).
-                "sms_segments": domain::sms_segments(&message.body).segments,
+                "sms_segments": message.sms_segments,
                 // Outside the provider's window the template goes out instead of the text.
                 "template": template.as_ref().map(|t| &t.name),
             }),

@@ -28,6 +28,8 @@ pub struct Message {
     pub provider_message_id: Option<String>,
     pub ghl_message_id: Option<String>,
     pub created_at_ms: i64,
+    /// What the text costs as SMS, counted when stored (`domain::sms_segments`).
+    pub sms_segments: u32,
 }
 
 /// A message to store.
@@ -52,7 +54,12 @@ pub struct MessageEvent {
 }
 
 const COLUMNS: &str = "id, location_id, conversation_id, channel_id, direction, actor, body, \
-     attachments, status, error, provider_message_id, ghl_message_id, created_at";
+     attachments, status, error, provider_message_id, ghl_message_id, created_at, sms_segments";
+
+/// The `sms_segments` column's value for a text.
+pub(super) fn sms_segments_of(body: &str) -> i64 {
+    i64::try_from(domain::sms_segments(body).segments).unwrap_or(i64::MAX)
+}
 
 /// The detail of a message's first timeline entry, `created`.
 pub(super) fn created_detail(new: &NewMessage) -> serde_json::Value {
@@ -78,6 +85,7 @@ impl Message {
             provider_message_id: row.try_get("provider_message_id")?,
             ghl_message_id: row.try_get("ghl_message_id")?,
             created_at_ms: row.try_get("created_at")?,
+            sms_segments: u32::try_from(row.try_get::<i64, _>("sms_segments")?).unwrap_or(0),
         })
     }
 }
@@ -100,8 +108,8 @@ impl Store {
         let row = sqlx::query(&format!(
             "INSERT INTO messages (id, agency_id, location_id, conversation_id, channel_id, \
              direction, actor, body, attachments, status, provider_message_id, ghl_message_id, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
+             sms_segments, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
              ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         ))
         .bind(MessageId::new().as_str())
@@ -116,6 +124,7 @@ impl Store {
         .bind(new.status.as_str())
         .bind(new.provider_message_id.as_deref())
         .bind(new.ghl_message_id.as_deref())
+        .bind(sms_segments_of(&new.body))
         .bind(now)
         .fetch_optional(&mut **tx)
         .await?;

@@ -395,15 +395,15 @@ impl Store {
             .map(|(p, (id, c))| (p, id, c))
             .collect();
         let mut inserted = HashSet::new();
-        for chunk in multirow::chunks(&rows, 12) {
+        for chunk in multirow::chunks(&rows, 13) {
             let sql = format!(
                 "INSERT INTO messages (id, agency_id, location_id, conversation_id, channel_id, \
                  direction, actor, body, attachments, status, provider_message_id, \
-                 ghl_message_id, created_at, updated_at) VALUES {} \
+                 ghl_message_id, sms_segments, created_at, updated_at) VALUES {} \
                  ON CONFLICT DO NOTHING RETURNING id",
                 values_rows(
                     chunk.len(),
-                    &["", "", "", "", "", "", "", "", "", "", "", "", "$1", "$1"],
+                    &["", "", "", "", "", "", "", "", "", "", "", "", "", "$1", "$1"],
                     2
                 )
             );
@@ -422,7 +422,8 @@ impl Store {
                     .bind(serde_json::to_string(&new.attachments)?)
                     .bind(MessageStatus::Pending.as_str())
                     .bind(new.provider_message_id.as_deref())
-                    .bind(new.ghl_message_id.as_deref());
+                    .bind(new.ghl_message_id.as_deref())
+                    .bind(super::messages::sms_segments_of(&new.body));
             }
             for id in query.fetch_all(&mut **tx).await? {
                 inserted.insert(id.parse()?);

@@ -260,3 +260,61 @@ async fn unknown_locations_and_locations_without_a_line_are_told_apart() {
         0
     );
 }
+
+/// Usage and cost read each message's SMS segments from its record, counted when stored,
+/// on both insert paths (GHL's grouped outbound, a provider's inbound).
+#[tokio::test]
+async fn every_stored_message_counts_its_sms_segments() {
+    let test = TestStore::new().await;
+    let store = &test.store;
+    let t = tenant(store, "segments", "+15550000001").await;
+    let mut long = request(&t, "c-1", "+15551110000", "m-long");
+    long.message.body = "a".repeat(161); // GSM-7: two segments of 153
+    let mut emoji = request(&t, "c-1", "+15551110000", "m-emoji");
+    emoji.message.body = "On my way 🚗".into(); // UCS-2: one segment
+    let outcomes = store
+        .accept_outbound(SOURCE, &[long, emoji], &job)
+        .await
+        .unwrap();
+    let scope = TenantScope::for_channel(&t.channel);
+    let long = store
+        .message(&scope, &accepted(&outcomes[0]).message_id)
+        .await
+        .unwrap();
+    let emoji = store
+        .message(&scope, &accepted(&outcomes[1]).message_id)
+        .await
+        .unwrap();
+    assert_eq!((long.sms_segments, emoji.sms_segments), (2, 1));
+
+    let conversation = accepted(&outcomes[0]).conversation.clone();
+    let mut tx = store.begin().await.unwrap();
+    let inbound = store
+        .insert_message(
+            &mut tx,
+            &conversation,
+            &t.agency.id,
+            &NewMessage {
+                direction: Direction::Inbound,
+                actor: Actor::Contact,
+                body: "€".repeat(81), // extension characters: two septets each, 162 > 160
+                attachments: vec![],
+                status: MessageStatus::Delivered,
+                provider_message_id: Some("p-1".into()),
+                ghl_message_id: None,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(inbound.sms_segments, 2);
+    assert_eq!(
+        store
+            .message(&scope, &inbound.id)
+            .await
+            .unwrap()
+            .sms_segments,
+        2
+    );
+}
