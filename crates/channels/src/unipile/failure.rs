@@ -69,9 +69,7 @@ pub(super) fn classify_failure(response: &ApiResponse) -> Failure {
             after: wait.unwrap_or(RATE_LIMIT_WAIT),
         };
     }
-    if kind == REQUEST_TIMEOUT
-        || status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
+    if kind == REQUEST_TIMEOUT || status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT
     {
         return Failure::Retry {
             detail,
@@ -80,7 +78,9 @@ pub(super) fn classify_failure(response: &ApiResponse) -> Failure {
     }
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         return Failure::Permanent {
-            detail: format!("authentication refused (check the channel's api_key and dsn): {detail}"),
+            detail: format!(
+                "authentication refused (check the channel's api_key and dsn): {detail}"
+            ),
         };
     }
     // `errors/cant_send_message` and every other 4xx: sending the same again changes nothing.

@@ -131,7 +131,11 @@ impl Channel for UniPile {
                 },
             });
         }
-        let thread = message.thread.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        let thread = message
+            .thread
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
         let (path, mut form) = match thread {
             Some(chat_id) => (
                 format!("/api/v1/chats/{}/messages", path_segment(chat_id)),
@@ -325,7 +329,10 @@ fn unnamed_send_id(chat_id: Option<&str>) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    format!("{UNNAMED_SEND_PREFIX}{}:{nanos}", chat_id.unwrap_or("new-chat"))
+    format!(
+        "{UNNAMED_SEND_PREFIX}{}:{nanos}",
+        chat_id.unwrap_or("new-chat")
+    )
 }
 
 /// One path segment, percent-encoded except RFC 3986's unreserved characters, so an id

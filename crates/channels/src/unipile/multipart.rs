@@ -136,10 +136,7 @@ impl Form {
                         }
                     }
                 }
-                format!(
-                    "switchboard-{}",
-                    hex::encode(&hash.finalize()[..16])
-                )
+                format!("switchboard-{}", hex::encode(&hash.finalize()[..16]))
             })
             .find(|candidate| !self.contains(candidate.as_bytes()))
             .unwrap_or_default()
@@ -173,9 +170,5 @@ fn quoted(value: &str) -> String {
 
 /// A header value with control characters (CR, LF above all) removed.
 fn header_value(value: &str) -> String {
-    value
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect()
+    value.trim().chars().filter(|c| !c.is_control()).collect()
 }

@@ -66,7 +66,9 @@ pub(super) fn event(
         "message_received" => message(map),
         "message_read" => read_receipt(map),
         "message_reaction" => Ok(WebhookEvent::ignored("reaction")),
-        other => Ok(WebhookEvent::ignored(format!("event {other:?} not handled"))),
+        other => Ok(WebhookEvent::ignored(format!(
+            "event {other:?} not handled"
+        ))),
     }
 }
 
@@ -93,9 +95,7 @@ fn message(map: &Map<String, Value>) -> Result<WebhookEvent, ChannelError> {
     let media_urls = attachments(map, message_id);
     let body = fields.raw_text("message").unwrap_or_default().to_string();
     if body.trim().is_empty() && media_urls.is_empty() {
-        return Ok(WebhookEvent::ignored(
-            "message with no text or attachments",
-        ));
+        return Ok(WebhookEvent::ignored("message with no text or attachments"));
     }
     Ok(WebhookEvent::Inbound(InboundMessage {
         provider_message_id: message_id.to_string(),
@@ -166,9 +166,7 @@ fn is_group(map: &Map<String, Value>, sender: &str) -> bool {
         return true;
     }
     let group_id = |id: &str| domain_of(id) == Some(GROUP_DOMAIN);
-    if group_id(sender)
-        || fields.text("provider_chat_id").is_some_and(group_id)
-    {
+    if group_id(sender) || fields.text("provider_chat_id").is_some_and(group_id) {
         return true;
     }
     let own = account_user(map);
@@ -218,8 +216,7 @@ fn whatsapp_phone(id: &str) -> Option<String> {
         return None;
     }
     let digits = user.split(':').next().unwrap_or_default();
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| format!("+{digits}"))
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| format!("+{digits}"))
 }
 
 /// Two provider ids naming the same person (a device suffix or case aside).
