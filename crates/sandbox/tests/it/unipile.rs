@@ -405,3 +405,21 @@ async fn inbound_needs_an_account_and_a_destination() {
         assert_eq!(r.status(), status, "{body}");
     }
 }
+
+#[tokio::test]
+async fn a_send_into_a_chat_answers_the_published_shape() {
+    let published: Value =
+        serde_json::from_str(include_str!("fixtures/unipile-send-message-response.json")).unwrap();
+    let h = start(SandboxOptions::default()).await;
+    account(&h).await;
+    let chat = send(&h, &message(None)).await.unwrap().thread.unwrap();
+    let request = channels::UniPile
+        .build_send(&credentials(), &base(&h), &message(Some(&chat)))
+        .unwrap();
+    let response = run(&h, request).await;
+    assert_eq!(response.status, 201);
+    let body: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(crate::keys(&body), crate::keys(&published));
+    assert_eq!(body["object"], published["object"]);
+    assert!(body["message_id"].as_str().is_some_and(|id| id.len() == 22));
+}
