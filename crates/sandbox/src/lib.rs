@@ -23,6 +23,7 @@ mod record;
 mod sendblue;
 mod shared;
 mod twilio;
+mod unipile;
 mod webhook;
 
 use std::future::Future;
@@ -103,8 +104,12 @@ pub(crate) struct Simulator {
 }
 
 /// The one place simulators are registered.
-pub(crate) const SIMULATORS: &[Simulator] =
-    &[ghl::SIMULATOR, sendblue::SIMULATOR, twilio::SIMULATOR];
+pub(crate) const SIMULATORS: &[Simulator] = &[
+    ghl::SIMULATOR,
+    sendblue::SIMULATOR,
+    twilio::SIMULATOR,
+    unipile::SIMULATOR,
+];
 
 /// The set of simulators and their in-memory state. Cheap to clone: clones share state.
 #[derive(Clone, Debug)]

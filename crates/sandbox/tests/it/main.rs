@@ -8,6 +8,7 @@ mod ghl_contacts;
 mod ghl_messages;
 mod sendblue;
 mod twilio;
+mod unipile;
 
 use std::time::Duration;
 

@@ -19,6 +19,8 @@ pub const LINE: &str = "+15122164639";
 const SECRET: &str = "whsec-bridge";
 pub const TWILIO_SID: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 pub const TWILIO_TOKEN: &str = "twilio-bridge-token";
+pub const UNIPILE_ACCOUNT: &str = "acc-bridge-wa";
+pub const UNIPILE_SECRET: &str = "unipile-bridge-secret";
 
 pub struct Bridge {
     pub sandbox: String,
@@ -42,7 +44,7 @@ impl Bridge {
         Self::start_provider(Provider::Sendblue, extra).await
     }
 
-    /// Starts with the line on `provider` (SendBlue or Twilio).
+    /// Starts with the line on `provider` (SendBlue, Twilio or UniPile).
     pub async fn start_provider(provider: Provider, extra: &[(&str, &str)]) -> Self {
         let client = reqwest::Client::new();
         // The simulators.
@@ -122,6 +124,16 @@ impl Bridge {
                 BTreeMap::from([
                     ("account_sid".to_string(), TWILIO_SID.to_string()),
                     ("auth_token".to_string(), TWILIO_TOKEN.to_string()),
+                ]),
+            ),
+            // The DSN names no reachable host: the channel's `api_base` override must win.
+            Provider::Unipile => (
+                json!({"accountId": UNIPILE_ACCOUNT, "apiKey": "unipile-key", "line": LINE, "webhookSecret": UNIPILE_SECRET}),
+                BTreeMap::from([
+                    ("dsn".to_string(), "unipile.invalid:13111".to_string()),
+                    ("api_key".to_string(), "unipile-key".to_string()),
+                    ("account_id".to_string(), UNIPILE_ACCOUNT.to_string()),
+                    ("webhook_secret".to_string(), UNIPILE_SECRET.to_string()),
                 ]),
             ),
             _ => (
