@@ -2,8 +2,8 @@
 //! and UniPile, over loopback, on SQLite or the PostgreSQL of
 //! `SWITCHBOARD_TEST_DATABASE_URL`.
 //!
-//! Whether a reply goes into the contact's existing chat or starts one with the same
-//! attendee is not asserted: the simulator reuses the attendee's chat either way.
+//! A reply goes into the chat the contact wrote from (`conversations.provider_thread`); a
+//! first message to a new contact starts a chat, which the next message then reuses.
 
 use std::time::Duration;
 
@@ -118,6 +118,11 @@ async fn a_contact_writes_in_and_a_ghl_reply_goes_back_into_their_chat() {
         .find(|r| r["method"] == "POST")
         .cloned()
         .unwrap();
+    assert_eq!(
+        request["path"],
+        format!("/unipile/api/v1/chats/{chat}/messages"),
+        "the reply goes into the contact's chat, not a new one"
+    );
     assert_eq!(request["headers"]["x-api-key"], "unipile-key");
     assert!(request["headers"]["content-type"]
         .as_str()
@@ -278,5 +283,47 @@ async fn a_missing_or_wrong_secret_is_401_and_stores_nothing() {
             ghl_inbound(b, "forged").await == 1
         })
         .await;
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_message_starts_a_chat_that_the_next_one_reuses() {
+    let bridge = start().await;
+    for text in ["First from GHL", "Second from GHL"] {
+        bridge
+            .control(
+                "/ghl/outbound",
+                json!({"locationId": GHL_LOCATION, "phone": CONTACT, "message": text, "userId": "user-1"}),
+            )
+            .await;
+        bridge
+            .eventually("UniPile to receive the message", async |b| {
+                unipile_messages(b).await.iter().any(|m| m["text"] == text)
+            })
+            .await;
+    }
+    let posts: Vec<String> = bridge
+        .get("/unipile/requests")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    let messages = unipile_messages(&bridge).await;
+    let chat = messages[0]["chat_id"].as_str().unwrap();
+    assert_eq!(
+        posts,
+        [
+            "/unipile/api/v1/chats".to_string(),
+            format!("/unipile/api/v1/chats/{chat}/messages")
+        ]
+    );
+    let thread: Option<String> = sqlx::query_scalar("SELECT provider_thread FROM conversations")
+        .fetch_one(bridge.test.store.db().reader())
+        .await
+        .unwrap();
+    assert_eq!(thread.as_deref(), Some(chat));
     bridge.stop().await;
 }
