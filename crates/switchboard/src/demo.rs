@@ -244,7 +244,7 @@ fn print_banner(
     println!("  dashboard      none yet: this version has no dashboard and no user login");
     println!();
     println!(
-        "Sandbox (in this process; each vendor's API under its prefix: /ghl, /sendblue, /twilio)"
+        "Sandbox (in this process; each vendor's API under its prefix: /ghl, /sendblue, /twilio, /unipile)"
     );
     println!("  URL            {sandbox}");
     println!("  health         GET  {sandbox}/_control/health");

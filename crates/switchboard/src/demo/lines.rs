@@ -18,6 +18,7 @@ use super::Control;
 pub(crate) const LINES: &[(Provider, &str)] = &[
     (Provider::Sendblue, "+12025550100"),
     (Provider::Twilio, "+12025550101"),
+    (Provider::Unipile, "+12025550103"),
 ];
 
 /// A seeded line.
@@ -123,7 +124,14 @@ fn new_credentials(provider: Provider) -> BTreeMap<String, String> {
             ("account_sid", format!("AC{}", hex32())),
             ("auth_token", hex32()),
         ],
-        Provider::Whatsapp | Provider::Unipile => vec![],
+        Provider::Unipile => vec![
+            // The sandbox is reached through the channel's `api_base`, which wins over the DSN.
+            ("dsn", "api1.unipile.com:13111".to_string()),
+            ("api_key", random("demo_unipile")),
+            ("account_id", random("demo_account")),
+            ("webhook_secret", random("demo_whsec")),
+        ],
+        Provider::Whatsapp => vec![],
     };
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
@@ -164,7 +172,20 @@ async fn register_in_sandbox(
                 )
                 .await?;
         }
-        Provider::Whatsapp | Provider::Unipile => {
+        Provider::Unipile => {
+            control
+                .post(
+                    "/unipile/accounts",
+                    json!({
+                        "line": line,
+                        "accountId": credential("account_id"),
+                        "apiKey": credential("api_key"),
+                        "webhookSecret": credential("webhook_secret"),
+                    }),
+                )
+                .await?;
+        }
+        Provider::Whatsapp => {
             anyhow::bail!("the demo has no sandbox account for {provider}")
         }
     }

@@ -143,6 +143,10 @@ fn demo_seeds_serves_and_runs_again_on_the_same_folder() {
         "{first}"
     );
     assert!(first.contains("/webhooks/twilio/chn_"), "{first}");
+    assert!(
+        channels.iter().any(|c| c.contains("(unipile, line")),
+        "{first}"
+    );
     // The scripted exchange went through the gateway's webhooks into the store.
     assert!(first.contains("switchboard trace msg_"), "{first}");
     assert!(first.contains("/_control/sendblue/inbound"), "{first}");
