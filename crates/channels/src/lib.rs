@@ -18,6 +18,7 @@ mod json;
 mod secret;
 pub mod sendblue;
 pub mod twilio;
+pub mod whatsapp;
 
 pub use address::{contact_handle, e164};
 pub use channel::{media_get, Channel, Pacing, WebhookReply, WebhookRequest};
@@ -29,6 +30,7 @@ pub use event::{
 pub use secret::secret_matches;
 pub use sendblue::SendBlue;
 pub use twilio::Twilio;
+pub use whatsapp::WhatsApp;
 
 use domain::Provider;
 
@@ -37,7 +39,8 @@ pub fn for_provider(provider: Provider) -> Option<&'static dyn Channel> {
     match provider {
         Provider::Sendblue => Some(&SendBlue),
         Provider::Twilio => Some(&Twilio),
-        Provider::Whatsapp | Provider::Unipile => None,
+        Provider::Whatsapp => Some(&WhatsApp),
+        Provider::Unipile => None,
     }
 }
 

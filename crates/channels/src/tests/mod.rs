@@ -9,6 +9,8 @@ mod sendblue_webhook;
 mod twilio_send;
 mod twilio_signature;
 mod twilio_webhook;
+mod whatsapp_send;
+mod whatsapp_webhook;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
