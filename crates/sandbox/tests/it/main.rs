@@ -8,6 +8,7 @@ mod ghl_contacts;
 mod ghl_messages;
 mod sendblue;
 mod twilio;
+mod whatsapp;
 
 use std::time::Duration;
 
