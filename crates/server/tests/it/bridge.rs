@@ -19,6 +19,10 @@ pub const LINE: &str = "+15122164639";
 const SECRET: &str = "whsec-bridge";
 pub const TWILIO_SID: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 pub const TWILIO_TOKEN: &str = "twilio-bridge-token";
+pub const WA_PHONE_NUMBER_ID: &str = "106540352242922";
+pub const WA_TOKEN: &str = "EAAG-bridge-token";
+pub const WA_APP_SECRET: &str = "wa-bridge-app-secret";
+pub const WA_VERIFY_TOKEN: &str = "wa-bridge-verify";
 
 pub struct Bridge {
     pub sandbox: String,
@@ -42,7 +46,7 @@ impl Bridge {
         Self::start_provider(Provider::Sendblue, extra).await
     }
 
-    /// Starts with the line on `provider` (SendBlue or Twilio).
+    /// Starts with the line on `provider` (SendBlue, Twilio or WhatsApp).
     pub async fn start_provider(provider: Provider, extra: &[(&str, &str)]) -> Self {
         let client = reqwest::Client::new();
         // The simulators.
@@ -51,6 +55,7 @@ impl Bridge {
             ghl_client_secret: Some("client-secret".into()),
             sendblue_callback_delay: Duration::from_millis(20),
             twilio_callback_delay: Duration::from_millis(20),
+            whatsapp_callback_delay: Duration::from_millis(20),
             ..SandboxOptions::default()
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -122,6 +127,18 @@ impl Bridge {
                 BTreeMap::from([
                     ("account_sid".to_string(), TWILIO_SID.to_string()),
                     ("auth_token".to_string(), TWILIO_TOKEN.to_string()),
+                ]),
+            ),
+            Provider::Whatsapp => (
+                json!({"line": LINE, "phoneNumberId": WA_PHONE_NUMBER_ID, "accessToken": WA_TOKEN, "appSecret": WA_APP_SECRET}),
+                BTreeMap::from([
+                    (
+                        "phone_number_id".to_string(),
+                        WA_PHONE_NUMBER_ID.to_string(),
+                    ),
+                    ("access_token".to_string(), WA_TOKEN.to_string()),
+                    ("app_secret".to_string(), WA_APP_SECRET.to_string()),
+                    ("verify_token".to_string(), WA_VERIFY_TOKEN.to_string()),
                 ]),
             ),
             _ => (

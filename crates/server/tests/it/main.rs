@@ -7,6 +7,7 @@ mod ghl_provider;
 mod http;
 mod sendblue;
 mod twilio;
+mod whatsapp;
 
 use std::sync::Arc;
 
