@@ -9,7 +9,9 @@ mod sendblue_webhook;
 mod twilio_send;
 mod twilio_signature;
 mod twilio_webhook;
+mod whatsapp_responses;
 mod whatsapp_send;
+mod whatsapp_signature;
 mod whatsapp_webhook;
 
 use bytes::Bytes;
