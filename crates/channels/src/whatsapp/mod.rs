@@ -101,6 +101,9 @@ impl Channel for WhatsApp {
         Pacing::per_second(80)
     }
 
+    /// The sender is the channel's `phone_number_id` (so `from_line` is not sent), and
+    /// statuses go to the Meta app's one webhook URL, configured in Meta's dashboard to be
+    /// the channel's webhook URL (a send cannot name one, so `status_callback` is not sent).
     fn build_send(
         &self,
         credentials: &Credentials,

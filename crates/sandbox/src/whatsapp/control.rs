@@ -122,7 +122,7 @@ async fn inbound(State(shared): State<Shared>, body: Bytes) -> Result<Json<Value
     }
     let at = body.timestamp.unwrap_or_else(unix_now);
     let id = wamid();
-    let (account, url, media_id) = {
+    let (account, url, media) = {
         let mut state = lock(&shared.whatsapp);
         let account = state
             .account_for_line(&body.line)
@@ -143,7 +143,7 @@ async fn inbound(State(shared): State<Shared>, body: Bytes) -> Result<Json<Value
                     "no webhook URL: give url or channelId, or register one for the line",
                 )
             })?;
-        let media_id = match &body.media {
+        let stored_media = match &body.media {
             Some(media) => {
                 if !["image", "audio", "video", "document", "sticker"]
                     .contains(&media.kind.as_str())
@@ -156,6 +156,7 @@ async fn inbound(State(shared): State<Shared>, body: Bytes) -> Result<Json<Value
                     .decode(media.content_base64.trim())
                     .map_err(|e| ControlError::bad_request(format!("contentBase64: {e}")))?;
                 let id = graph_id();
+                let sha256 = hex_sha256(&bytes);
                 state.media.insert(
                     id.clone(),
                     Media {
@@ -167,23 +168,24 @@ async fn inbound(State(shared): State<Shared>, body: Bytes) -> Result<Json<Value
                         bytes,
                     },
                 );
-                Some(id)
+                Some((id, sha256))
             }
             None => None,
         };
         let key = (account.phone_number_id.clone(), contact.clone());
         let latest = state.last_inbound.get(&key).copied().unwrap_or(0).max(at);
         state.last_inbound.insert(key, latest);
-        (account, url, media_id)
+        (account, url, stored_media)
     };
+    let media_id = media.as_ref().map(|(id, _)| id.clone());
     let mut message = json!({"from": contact, "id": id, "timestamp": at.to_string()});
-    match (&body.media, &media_id) {
-        (Some(media), Some(media_id)) => {
+    match (&body.media, &media) {
+        (Some(media), Some((media_id, sha256))) => {
             let kind = media.kind.as_str();
             message["type"] = kind.into();
             let mut object = json!({
                 "mime_type": media.mime_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
-                "sha256": "",
+                "sha256": sha256,
                 "id": media_id,
             });
             if !body.body.is_empty() && !matches!(kind, "audio" | "sticker") {
@@ -223,6 +225,15 @@ async fn inbound(State(shared): State<Shared>, body: Bytes) -> Result<Json<Value
         "gatewayStatus": delivery.status,
         "delivery": delivery,
     })))
+}
+
+/// Lowercase hex SHA-256, as the media lookup reports it.
+pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `GET /_control/whatsapp/messages`: every message, sent and received, in order.

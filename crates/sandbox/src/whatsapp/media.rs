@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::{authenticate, error, is_version, unix_now};
 use crate::shared::{lock, Shared};
@@ -61,10 +60,7 @@ fn lookup(shared: &Shared, media_id: &str, headers: &HeaderMap) -> Response {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let digest: String = Sha256::digest(&media.bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = super::control::hex_sha256(&media.bytes);
     Json(json!({
         "messaging_product": "whatsapp",
         "url": format!("http://{host}/whatsapp/whatsapp_business/attachments?mid={media_id}&ext={}", unix_now()),

@@ -327,6 +327,11 @@ async fn inbound_media_is_looked_up_and_downloaded_with_the_bearer() {
     .await;
     let media_id = answer["mediaId"].as_str().unwrap().to_string();
     let hook = gw.next().await;
+    let image = &hook.json()["entry"][0]["changes"][0]["value"]["messages"][0]["image"];
+    assert_eq!(image["id"], media_id.as_str());
+    assert_eq!(image["caption"], "look");
+    assert_eq!(image["mime_type"], "image/png");
+    let sha256 = image["sha256"].as_str().unwrap().to_string();
     let reference = match &as_gateway_sees(&hook)[..] {
         [WebhookEvent::Inbound(m)] => {
             assert_eq!(m.body, "look");
@@ -353,7 +358,8 @@ async fn inbound_media_is_looked_up_and_downloaded_with_the_bearer() {
     assert_eq!(answer["mime_type"], "image/png");
     assert_eq!(answer["file_size"], bytes.len());
     assert_eq!(answer["messaging_product"], "whatsapp");
-    assert_eq!(answer["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(answer["sha256"], sha256.as_str());
+    assert_eq!(sha256.len(), 64);
     let response = outbound::ApiResponse {
         status: axum::http::StatusCode::OK,
         headers: HeaderMap::new(),
