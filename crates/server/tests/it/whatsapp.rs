@@ -250,6 +250,14 @@ async fn bad_or_missing_signatures_are_401_and_store_nothing() {
             "{table} changed by a refused webhook"
         );
     }
+    // Signed right but for another number of the same Meta app: acknowledged, not ours.
+    let theirs = body.replace(WA_PHONE_NUMBER_ID, "999000111222333");
+    assert_eq!(post_signed(&bridge, &theirs).await.status(), 200);
+    assert_eq!(
+        count(&bridge, "messages").await,
+        0,
+        "another number's message stored"
+    );
     // Signed right, the same body is taken; a malformed one signed right is a 400.
     assert_eq!(post_signed(&bridge, &body).await.status(), 200);
     assert_eq!(post_signed(&bridge, "{not json").await.status(), 400);
@@ -328,5 +336,24 @@ async fn duplicate_webhooks_and_out_of_order_statuses_merge() {
             .unwrap();
     assert_eq!(updates.len(), 1, "one status update to GHL: {updates:?}");
     assert!(updates[0].contains("read"), "{updates:?}");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_a_contact_who_never_wrote_fails_in_ghl() {
+    let bridge = start().await;
+    // No window: either the gateway refuses before calling (its own window check) or
+    // WhatsApp accepts and then reports 131047 by webhook. Both end failed.
+    let ghl_id = reply_from_ghl(&bridge, "Out of the blue").await;
+    bridge
+        .eventually("GHL to hear 'failed'", async |b| {
+            ghl_has_status(b, &ghl_id, "failed").await
+        })
+        .await;
+    assert_eq!(
+        our_message(&bridge, &ghl_id).await.status,
+        MessageStatus::Failed
+    );
+    assert!(!ghl_has_status(&bridge, &ghl_id, "delivered").await);
     bridge.stop().await;
 }
