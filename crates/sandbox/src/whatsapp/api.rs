@@ -58,18 +58,21 @@ pub(crate) async fn send_versioned(
 }
 
 fn send(shared: Shared, phone_number_id: &str, headers: &HeaderMap, body: &[u8]) -> Response {
-    let account = match authenticate(&shared, headers) {
+    let accounts = match authenticate(&shared, headers) {
         Ok(a) => a,
         Err(response) => return *response,
     };
-    if account.phone_number_id != phone_number_id {
+    let Some(account) = accounts
+        .into_iter()
+        .find(|a| a.phone_number_id == phone_number_id)
+    else {
         return error(
             StatusCode::BAD_REQUEST,
             100,
             &format!("Unsupported post request. Object with ID '{phone_number_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
             None,
         );
-    }
+    };
     let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(body) else {
         return invalid("Invalid parameter");
     };

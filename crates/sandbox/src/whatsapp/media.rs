@@ -44,16 +44,12 @@ fn missing(media_id: &str) -> Response {
 }
 
 fn lookup(shared: &Shared, media_id: &str, headers: &HeaderMap) -> Response {
-    let account = match authenticate(shared, headers) {
+    let accounts = match authenticate(shared, headers) {
         Ok(a) => a,
         Err(response) => return *response,
     };
     let state = lock(&shared.whatsapp);
-    let Some(media) = state
-        .media
-        .get(media_id)
-        .filter(|m| m.phone_number_id == account.phone_number_id)
-    else {
+    let Some(media) = state.media.get(media_id).filter(|m| owned(&accounts, m)) else {
         return missing(media_id);
     };
     let host = headers
@@ -72,6 +68,13 @@ fn lookup(shared: &Shared, media_id: &str, headers: &HeaderMap) -> Response {
     .into_response()
 }
 
+/// Media is reachable only with a token of the number that received it.
+fn owned(accounts: &[super::Account], media: &super::Media) -> bool {
+    accounts
+        .iter()
+        .any(|a| a.phone_number_id == media.phone_number_id)
+}
+
 #[derive(Deserialize)]
 pub(crate) struct Download {
     mid: Option<String>,
@@ -84,17 +87,13 @@ pub(crate) async fn download(
     Query(query): Query<Download>,
     headers: HeaderMap,
 ) -> Response {
-    let account = match authenticate(&shared, &headers) {
+    let accounts = match authenticate(&shared, &headers) {
         Ok(a) => a,
         Err(response) => return *response,
     };
     let media_id = query.mid.unwrap_or_default();
     let state = lock(&shared.whatsapp);
-    match state
-        .media
-        .get(&media_id)
-        .filter(|m| m.phone_number_id == account.phone_number_id)
-    {
+    match state.media.get(&media_id).filter(|m| owned(&accounts, m)) {
         Some(media) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, media.mime_type.clone())],

@@ -234,8 +234,9 @@ pub(crate) fn invalid(message: &str) -> Response {
     )
 }
 
-/// The account whose access token is the request's bearer; 401 with error 190 otherwise.
-pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Account, Reject> {
+/// The phone numbers the request's bearer token may act for (one Meta app's token can
+/// serve several numbers); 401 with error 190 when the token is missing or unknown.
+pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Vec<Account>, Reject> {
     let refuse = |message: &str| Box::new(error(StatusCode::UNAUTHORIZED, 190, message, None));
     let token = headers
         .get("authorization")
@@ -249,12 +250,18 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Accou
             )
         })?;
     let state = lock(&shared.whatsapp);
-    state
+    let accounts: Vec<Account> = state
         .accounts
         .iter()
-        .find(|a| a.access_token == token)
+        .filter(|a| a.access_token == token)
         .cloned()
-        .ok_or_else(|| refuse("Invalid OAuth access token - Cannot parse access token"))
+        .collect();
+    if accounts.is_empty() {
+        return Err(refuse(
+            "Invalid OAuth access token - Cannot parse access token",
+        ));
+    }
+    Ok(accounts)
 }
 
 /// `v21.0` and the like.

@@ -132,6 +132,17 @@ async fn bearer_and_number_are_checked_with_metas_errors() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], 100);
+    // One app token may serve several numbers of the app.
+    h.control(
+        "/whatsapp/accounts",
+        json!({"line": "+15550000002", "phoneNumberId": "200000000000002", "accessToken": TOKEN, "appSecret": SECRET}),
+    )
+    .await;
+    let r = post(&h, "/v21.0/200000000000002/messages", TOKEN, &body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let r = post(&h, &format!("/latest/{PHONE_ID}/messages"), TOKEN, &body)
         .send()
         .await
@@ -379,6 +390,28 @@ async fn inbound_media_is_looked_up_and_downloaded_with_the_bearer() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
     assert_eq!(&r.bytes().await.unwrap()[..], bytes);
+    // Another app's token cannot read this number's media.
+    h.control(
+        "/whatsapp/accounts",
+        json!({"line": "+15550000003", "phoneNumberId": "300000000000003", "accessToken": "other-app-token"}),
+    )
+    .await;
+    let r = h
+        .http
+        .get(&lookup.url)
+        .bearer_auth("other-app-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = h
+        .http
+        .get(&location)
+        .bearer_auth("other-app-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
     // Without the bearer, neither answers.
     assert_eq!(h.http.get(&location).send().await.unwrap().status(), 401);
     assert_eq!(h.http.get(&lookup.url).send().await.unwrap().status(), 401);
