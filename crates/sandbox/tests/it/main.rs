@@ -9,6 +9,7 @@ mod ghl_messages;
 mod sendblue;
 mod twilio;
 mod whatsapp;
+mod whatsapp_media;
 
 use std::time::Duration;
 

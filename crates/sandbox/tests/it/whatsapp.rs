@@ -1,13 +1,12 @@
 //! WhatsApp Cloud API simulator: bearer auth, Meta's field validation and error bodies, the
 //! send answer, signed status webhooks (sent, delivered, read), the 24-hour window (a
 //! free-form send to a silent contact fails by webhook with 131047, a template goes),
-//! inbound injection, media lookup and download, faults. Every webhook is read with the
+//! inbound injection, faults (media: `whatsapp_media.rs`). Every webhook is read with the
 //! gateway's own verifier and parser (`channels::WhatsApp`).
 
 use std::time::Duration;
 
 use axum::http::{HeaderMap, Method};
-use base64::Engine as _;
 use channels::{Channel, Credentials, WebhookEvent, WebhookRequest};
 use domain::MessageStatus;
 use sandbox::SandboxOptions;
@@ -15,11 +14,11 @@ use serde_json::{json, Value};
 
 use crate::{receiver, start, Captured, Harness, Receiver};
 
-const LINE: &str = "+15550783881";
-const PHONE_ID: &str = "106540352242922";
-const TOKEN: &str = "EAAG-sandbox-token";
-const SECRET: &str = "sandbox-app-secret";
-const CONTACT: &str = "+16505551234";
+pub const LINE: &str = "+15550783881";
+pub const PHONE_ID: &str = "106540352242922";
+pub const TOKEN: &str = "EAAG-sandbox-token";
+pub const SECRET: &str = "sandbox-app-secret";
+pub const CONTACT: &str = "+16505551234";
 
 fn fast() -> SandboxOptions {
     SandboxOptions {
@@ -28,7 +27,7 @@ fn fast() -> SandboxOptions {
     }
 }
 
-fn credentials() -> Credentials {
+pub fn credentials() -> Credentials {
     Credentials::new()
         .with("phone_number_id", PHONE_ID)
         .with("access_token", TOKEN)
@@ -37,7 +36,7 @@ fn credentials() -> Credentials {
 }
 
 /// A sandbox with the number registered and its webhooks captured.
-async fn setup() -> (Harness, Receiver) {
+pub async fn setup() -> (Harness, Receiver) {
     let h = start(fast()).await;
     let gw = receiver().await;
     h.control(
@@ -74,7 +73,7 @@ async fn send(h: &Harness, body: &Value) -> (u16, Value) {
 }
 
 /// The gateway's reading of a captured webhook (signature checked).
-fn as_gateway_sees(hook: &Captured) -> Vec<WebhookEvent> {
+pub fn as_gateway_sees(hook: &Captured) -> Vec<WebhookEvent> {
     let mut headers = HeaderMap::new();
     for (k, v) in &hook.headers {
         headers.insert(k.clone(), v.clone());
@@ -97,7 +96,7 @@ fn status_of(events: &[WebhookEvent]) -> (String, MessageStatus, Option<String>)
     }
 }
 
-async fn contact_writes(h: &Harness, extra: Value) -> Value {
+pub async fn contact_writes(h: &Harness, extra: Value) -> Value {
     let mut body = json!({"line": LINE, "from": CONTACT, "body": "Does it come in another color?"});
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
@@ -324,105 +323,6 @@ async fn outside_the_window_free_form_fails_with_131047_and_templates_go() {
     assert_eq!(status, 200);
     let (_, first, _) = status_of(&as_gateway_sees(&gw.next().await));
     assert_eq!(first, MessageStatus::Sent);
-}
-
-#[tokio::test]
-async fn inbound_media_is_looked_up_and_downloaded_with_the_bearer() {
-    let (h, mut gw) = setup().await;
-    let bytes = b"\x89PNG fake image bytes";
-    let answer = contact_writes(
-        &h,
-        json!({"body": "look", "media": {"kind": "image", "mimeType": "image/png",
-            "contentBase64": base64::engine::general_purpose::STANDARD.encode(bytes)}}),
-    )
-    .await;
-    let media_id = answer["mediaId"].as_str().unwrap().to_string();
-    let hook = gw.next().await;
-    let image = &hook.json()["entry"][0]["changes"][0]["value"]["messages"][0]["image"];
-    assert_eq!(image["id"], media_id.as_str());
-    assert_eq!(image["caption"], "look");
-    assert_eq!(image["mime_type"], "image/png");
-    let sha256 = image["sha256"].as_str().unwrap().to_string();
-    let reference = match &as_gateway_sees(&hook)[..] {
-        [WebhookEvent::Inbound(m)] => {
-            assert_eq!(m.body, "look");
-            m.media_urls[0].clone()
-        }
-        other => panic!("{other:?}"),
-    };
-    assert_eq!(reference, format!("whatsapp-media:{media_id}"));
-    // Through the channel's own requests, as the gateway would fetch it.
-    let base = h.url("/whatsapp/v21.0");
-    let lookup = channels::WhatsApp
-        .media_request(&credentials(), &base, &reference)
-        .unwrap();
-    let r = h
-        .http
-        .get(&lookup.url)
-        .headers(lookup.headers.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let answer: Value = r.json().await.unwrap();
-    assert_eq!(answer["id"], media_id.as_str());
-    assert_eq!(answer["mime_type"], "image/png");
-    assert_eq!(answer["file_size"], bytes.len());
-    assert_eq!(answer["messaging_product"], "whatsapp");
-    assert_eq!(answer["sha256"], sha256.as_str());
-    assert_eq!(sha256.len(), 64);
-    let response = outbound::ApiResponse {
-        status: axum::http::StatusCode::OK,
-        headers: HeaderMap::new(),
-        body: answer.to_string().into(),
-    };
-    let location = channels::WhatsApp.media_location(&response).unwrap();
-    let download = channels::WhatsApp
-        .media_request(&credentials(), &base, &location)
-        .unwrap();
-    let r = h
-        .http
-        .get(&download.url)
-        .headers(download.headers)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "image/png");
-    assert_eq!(&r.bytes().await.unwrap()[..], bytes);
-    // Another app's token cannot read this number's media.
-    h.control(
-        "/whatsapp/accounts",
-        json!({"line": "+15550000003", "phoneNumberId": "300000000000003", "accessToken": "other-app-token"}),
-    )
-    .await;
-    let r = h
-        .http
-        .get(&lookup.url)
-        .bearer_auth("other-app-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = h
-        .http
-        .get(&location)
-        .bearer_auth("other-app-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    // Without the bearer, neither answers.
-    assert_eq!(h.http.get(&location).send().await.unwrap().status(), 401);
-    assert_eq!(h.http.get(&lookup.url).send().await.unwrap().status(), 401);
-    let r = h
-        .http
-        .get(h.url("/whatsapp/v21.0/123456"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
 }
 
 #[tokio::test]
