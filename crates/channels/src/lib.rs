@@ -19,6 +19,7 @@ mod secret;
 pub mod sendblue;
 pub mod twilio;
 pub mod unipile;
+pub mod whatsapp;
 
 pub use address::{contact_handle, e164};
 pub use channel::{media_get, Channel, Pacing, WebhookReply, WebhookRequest};
@@ -31,6 +32,7 @@ pub use secret::secret_matches;
 pub use sendblue::SendBlue;
 pub use twilio::Twilio;
 pub use unipile::UniPile;
+pub use whatsapp::WhatsApp;
 
 use domain::Provider;
 
@@ -39,8 +41,8 @@ pub fn for_provider(provider: Provider) -> Option<&'static dyn Channel> {
     match provider {
         Provider::Sendblue => Some(&SendBlue),
         Provider::Twilio => Some(&Twilio),
+        Provider::Whatsapp => Some(&WhatsApp),
         Provider::Unipile => Some(&UniPile),
-        Provider::Whatsapp => None,
     }
 }
 

@@ -6,7 +6,7 @@
 //! official OpenAPI files are embedded and enforced), and they lean to the strict side wherever the
 //! references leave room: a gateway that passes against the sandbox must work against the real APIs.
 //!
-//! Each simulator lives under its own prefix (`/ghl`, `/sendblue`, `/twilio`) with the vendor's own paths, so a
+//! Each simulator lives under its own prefix (`/ghl`, `/sendblue`, `/twilio`, `/whatsapp`) with the vendor's own paths, so a
 //! client whose base URL is `http://HOST/ghl` works unchanged. A control API under `/_control`
 //! drives them: seed installs and accounts, make a GHL user or a contact "write", inject faults,
 //! read what each simulator received.
@@ -25,6 +25,7 @@ mod shared;
 mod twilio;
 mod unipile;
 mod webhook;
+mod whatsapp;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -65,6 +66,8 @@ pub struct SandboxOptions {
     pub sendblue_callback_delay: Duration,
     /// Pause before each Twilio status callback (`sent`, then `delivered` or `undelivered`).
     pub twilio_callback_delay: Duration,
+    /// Pause before each WhatsApp status webhook (`sent`, `delivered`, `read`).
+    pub whatsapp_callback_delay: Duration,
     /// Timeout of every webhook the sandbox sends.
     pub webhook_timeout: Duration,
     /// How long a `timeout` fault holds a request (released early at shutdown).
@@ -87,6 +90,7 @@ impl Default for SandboxOptions {
             ghl_require_conversation_id: false,
             sendblue_callback_delay: Duration::from_millis(100),
             twilio_callback_delay: Duration::from_millis(100),
+            whatsapp_callback_delay: Duration::from_millis(100),
             webhook_timeout: Duration::from_secs(10),
             fault_timeout_hold: Duration::from_secs(60),
             record_limit: 10_000,
@@ -109,6 +113,7 @@ pub(crate) const SIMULATORS: &[Simulator] = &[
     sendblue::SIMULATOR,
     twilio::SIMULATOR,
     unipile::SIMULATOR,
+    whatsapp::SIMULATOR,
 ];
 
 /// The set of simulators and their in-memory state. Cheap to clone: clones share state.

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::faults::FaultBook;
 use crate::record::Recorder;
-use crate::{ghl, sendblue, twilio, unipile, SandboxOptions, SIMULATORS};
+use crate::{ghl, sendblue, twilio, unipile, whatsapp, SandboxOptions, SIMULATORS};
 
 /// A refusal already shaped as the vendor's error response, boxed so `Result`s stay small.
 pub(crate) type Reject = Box<axum::response::Response>;
@@ -59,6 +59,7 @@ pub(crate) struct Inner {
     pub sendblue: Mutex<sendblue::SendblueState>,
     pub twilio: Mutex<twilio::TwilioState>,
     pub unipile: Mutex<unipile::UnipileState>,
+    pub whatsapp: Mutex<whatsapp::WhatsappState>,
     ghl_key: SigningKey,
     pub http: reqwest::Client,
     shutdown: watch::Sender<bool>,
@@ -87,6 +88,7 @@ impl Inner {
             sendblue: Mutex::new(sendblue::SendblueState::default()),
             twilio: Mutex::new(twilio::TwilioState::default()),
             unipile: Mutex::new(unipile::UnipileState::default()),
+            whatsapp: Mutex::new(whatsapp::WhatsappState::default()),
             ghl_key: SigningKey::from_bytes(&seed),
             http,
             shutdown: watch::channel(false).0,

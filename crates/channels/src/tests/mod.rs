@@ -11,6 +11,10 @@ mod twilio_signature;
 mod twilio_webhook;
 mod unipile_send;
 mod unipile_webhook;
+mod whatsapp_responses;
+mod whatsapp_send;
+mod whatsapp_signature;
+mod whatsapp_webhook;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};

@@ -9,6 +9,8 @@ mod ghl_messages;
 mod sendblue;
 mod twilio;
 mod unipile;
+mod whatsapp;
+mod whatsapp_media;
 
 use std::time::Duration;
 

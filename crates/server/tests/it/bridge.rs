@@ -21,6 +21,10 @@ pub const TWILIO_SID: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 pub const TWILIO_TOKEN: &str = "twilio-bridge-token";
 pub const UNIPILE_ACCOUNT: &str = "acc-bridge-wa";
 pub const UNIPILE_SECRET: &str = "unipile-bridge-secret";
+pub const WA_PHONE_NUMBER_ID: &str = "106540352242922";
+pub const WA_TOKEN: &str = "EAAG-bridge-token";
+pub const WA_APP_SECRET: &str = "wa-bridge-app-secret";
+pub const WA_VERIFY_TOKEN: &str = "wa-bridge-verify";
 
 pub struct Bridge {
     pub sandbox: String,
@@ -44,7 +48,7 @@ impl Bridge {
         Self::start_provider(Provider::Sendblue, extra).await
     }
 
-    /// Starts with the line on `provider` (SendBlue, Twilio or UniPile).
+    /// Starts with the line on `provider` (SendBlue, Twilio, WhatsApp or UniPile).
     pub async fn start_provider(provider: Provider, extra: &[(&str, &str)]) -> Self {
         let client = reqwest::Client::new();
         // The simulators.
@@ -53,6 +57,7 @@ impl Bridge {
             ghl_client_secret: Some("client-secret".into()),
             sendblue_callback_delay: Duration::from_millis(20),
             twilio_callback_delay: Duration::from_millis(20),
+            whatsapp_callback_delay: Duration::from_millis(20),
             ..SandboxOptions::default()
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -134,6 +139,18 @@ impl Bridge {
                     ("api_key".to_string(), "unipile-key".to_string()),
                     ("account_id".to_string(), UNIPILE_ACCOUNT.to_string()),
                     ("webhook_secret".to_string(), UNIPILE_SECRET.to_string()),
+                ]),
+            ),
+            Provider::Whatsapp => (
+                json!({"line": LINE, "phoneNumberId": WA_PHONE_NUMBER_ID, "accessToken": WA_TOKEN, "appSecret": WA_APP_SECRET}),
+                BTreeMap::from([
+                    (
+                        "phone_number_id".to_string(),
+                        WA_PHONE_NUMBER_ID.to_string(),
+                    ),
+                    ("access_token".to_string(), WA_TOKEN.to_string()),
+                    ("app_secret".to_string(), WA_APP_SECRET.to_string()),
+                    ("verify_token".to_string(), WA_VERIFY_TOKEN.to_string()),
                 ]),
             ),
             _ => (

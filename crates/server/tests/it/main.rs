@@ -8,6 +8,7 @@ mod http;
 mod sendblue;
 mod twilio;
 mod unipile;
+mod whatsapp;
 
 use std::sync::Arc;
 
