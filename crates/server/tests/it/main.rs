@@ -9,6 +9,7 @@ mod sendblue;
 mod twilio;
 mod unipile;
 mod whatsapp;
+mod whatsapp_window;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! WhatsApp Cloud API end to end: a real gateway (HTTP and workers) against the sandbox's
 //! GHL and WhatsApp, over loopback, on SQLite or the PostgreSQL of
-//! `SWITCHBOARD_TEST_DATABASE_URL`. The contact always writes first, so every reply is
-//! inside the 24-hour window.
+//! `SWITCHBOARD_TEST_DATABASE_URL`. The contact writes first, so replies are inside the
+//! 24-hour window; `whatsapp_window` covers the outside.
 
 use std::time::Duration;
 
@@ -17,16 +17,16 @@ use crate::bridge::{
 
 const CONTACT: &str = "+19998887777";
 
-async fn start() -> Bridge {
+pub(crate) async fn start() -> Bridge {
     Bridge::start_provider(Provider::Whatsapp, &[]).await
 }
 
-fn webhook_url(b: &Bridge) -> String {
+pub(crate) fn webhook_url(b: &Bridge) -> String {
     format!("{}/webhooks/whatsapp/{}", b.gateway, b.channel.id)
 }
 
 /// Meta's envelope around one `messages` change for the bridge's number.
-fn envelope(value: Value) -> String {
+pub(crate) fn envelope(value: Value) -> String {
     let mut value = value;
     value["messaging_product"] = "whatsapp".into();
     value["metadata"] = json!({"display_phone_number": LINE.trim_start_matches('+'), "phone_number_id": WA_PHONE_NUMBER_ID});
@@ -35,7 +35,7 @@ fn envelope(value: Value) -> String {
     .to_string()
 }
 
-fn incoming(id: &str, text: &str) -> String {
+pub(crate) fn incoming(id: &str, text: &str) -> String {
     envelope(json!({
         "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": CONTACT.trim_start_matches('+')}],
         "messages": [{"from": CONTACT.trim_start_matches('+'), "id": id, "timestamp": "1749416383",
@@ -63,7 +63,7 @@ async fn post_raw(b: &Bridge, body: &str, signature: Option<String>) -> reqwest:
     request.send().await.unwrap()
 }
 
-async fn post_signed(b: &Bridge, body: &str) -> reqwest::Response {
+pub(crate) async fn post_signed(b: &Bridge, body: &str) -> reqwest::Response {
     post_raw(b, body, Some(header_value(WA_APP_SECRET, body.as_bytes()))).await
 }
 
@@ -75,7 +75,7 @@ async fn count(b: &Bridge, table: &str) -> i64 {
 }
 
 /// The contact writes in through the simulator; waits until GHL has it.
-async fn contact_writes(b: &Bridge, text: &str) {
+pub(crate) async fn contact_writes(b: &Bridge, text: &str) {
     let answer = b
         .control(
             "/whatsapp/inbound",
@@ -92,7 +92,7 @@ async fn contact_writes(b: &Bridge, text: &str) {
     .await;
 }
 
-async fn reply_from_ghl(b: &Bridge, text: &str) -> String {
+pub(crate) async fn reply_from_ghl(b: &Bridge, text: &str) -> String {
     let sent = b
         .control(
             "/ghl/outbound",
@@ -102,14 +102,14 @@ async fn reply_from_ghl(b: &Bridge, text: &str) -> String {
     sent["messageId"].as_str().unwrap().to_string()
 }
 
-async fn ghl_has_status(b: &Bridge, ghl_id: &str, status: &str) -> bool {
+pub(crate) async fn ghl_has_status(b: &Bridge, ghl_id: &str, status: &str) -> bool {
     b.ghl_messages()
         .await
         .iter()
         .any(|m| m["id"] == ghl_id && statuses(m).contains(&status.to_string()))
 }
 
-async fn our_message(b: &Bridge, ghl_id: &str) -> store::repo::Message {
+pub(crate) async fn our_message(b: &Bridge, ghl_id: &str) -> store::repo::Message {
     let store = &b.test.store;
     let id: String = sqlx::query_scalar("SELECT id FROM messages WHERE ghl_message_id = $1")
         .bind(ghl_id)
