@@ -244,7 +244,7 @@ fn print_banner(
     println!("  dashboard      none yet: this version has no dashboard and no user login");
     println!();
     println!(
-        "Sandbox (in this process; each vendor's API under its prefix: /ghl, /sendblue, /twilio, /unipile)"
+        "Sandbox (in this process; each vendor's API under its prefix: /ghl, /sendblue, /twilio, /whatsapp, /unipile)"
     );
     println!("  URL            {sandbox}");
     println!("  health         GET  {sandbox}/_control/health");
@@ -303,6 +303,17 @@ fn print_banner(
         seed::GHL_LOCATION_ID,
         seed::CONTACT
     );
+    if let Some(whatsapp) = seeded
+        .lines
+        .iter()
+        .find(|l| l.provider == domain::Provider::Whatsapp)
+    {
+        println!("  # a contact writes on another line (twilio and unipile take the same body)");
+        println!(
+            "  curl -s {sandbox}/_control/whatsapp/inbound -H 'content-type: application/json' \\\n    -d '{{\"line\": \"{}\", \"from\": \"+12025550198\", \"body\": \"Hola!\"}}'",
+            whatsapp.line
+        );
+    }
     println!("  # what reached GHL, and what SendBlue was asked to send");
     println!("  curl -s {sandbox}/_control/ghl/messages");
     println!("  curl -s {sandbox}/_control/sendblue/messages");

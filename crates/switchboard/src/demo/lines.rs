@@ -18,6 +18,7 @@ use super::Control;
 pub(crate) const LINES: &[(Provider, &str)] = &[
     (Provider::Sendblue, "+12025550100"),
     (Provider::Twilio, "+12025550101"),
+    (Provider::Whatsapp, "+12025550102"),
     (Provider::Unipile, "+12025550103"),
 ];
 
@@ -131,7 +132,16 @@ fn new_credentials(provider: Provider) -> BTreeMap<String, String> {
             ("account_id", random("demo_account")),
             ("webhook_secret", random("demo_whsec")),
         ],
-        Provider::Whatsapp => vec![],
+        Provider::Whatsapp => vec![
+            // Meta's phone number ids are numeric.
+            (
+                "phone_number_id",
+                format!("{}", ulid::Ulid::new().0 % 10u128.pow(15)),
+            ),
+            ("access_token", random("EAAdemo")),
+            ("app_secret", random("demo_app_secret")),
+            ("verify_token", random("demo_verify")),
+        ],
     };
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
@@ -186,7 +196,17 @@ async fn register_in_sandbox(
                 .await?;
         }
         Provider::Whatsapp => {
-            anyhow::bail!("the demo has no sandbox account for {provider}")
+            control
+                .post(
+                    "/whatsapp/accounts",
+                    json!({
+                        "line": line,
+                        "phoneNumberId": credential("phone_number_id"),
+                        "accessToken": credential("access_token"),
+                        "appSecret": credential("app_secret"),
+                    }),
+                )
+                .await?;
         }
     }
     control
