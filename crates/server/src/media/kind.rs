@@ -66,11 +66,16 @@ pub fn sanitised_name(reference: &str) -> String {
         .unwrap_or_else(|_| reference.to_string());
     let last = path.rsplit('/').next().unwrap_or_default();
     let stem = last.rsplit_once('.').map(|(s, _)| s).unwrap_or(last);
-    let name: String = stem
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .take(40)
-        .collect();
+    // Percent escapes (`%20`) are dropped whole rather than leaving their digits behind.
+    let mut chars = stem.chars();
+    let mut name = String::new();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            chars.nth(1);
+        } else if (c.is_ascii_alphanumeric() || c == '-' || c == '_') && name.len() < 40 {
+            name.push(c);
+        }
+    }
     if name.is_empty() {
         "file".to_string()
     } else {
