@@ -19,6 +19,7 @@ mod control;
 mod faults;
 mod ghl;
 mod ids;
+mod media;
 mod record;
 mod sendblue;
 mod shared;
@@ -103,8 +104,12 @@ pub(crate) struct Simulator {
 }
 
 /// The one place simulators are registered.
-pub(crate) const SIMULATORS: &[Simulator] =
-    &[ghl::SIMULATOR, sendblue::SIMULATOR, twilio::SIMULATOR];
+pub(crate) const SIMULATORS: &[Simulator] = &[
+    ghl::SIMULATOR,
+    sendblue::SIMULATOR,
+    twilio::SIMULATOR,
+    media::SIMULATOR,
+];
 
 /// The set of simulators and their in-memory state. Cheap to clone: clones share state.
 #[derive(Clone, Debug)]

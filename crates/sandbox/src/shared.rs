@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::faults::FaultBook;
 use crate::record::Recorder;
-use crate::{ghl, sendblue, twilio, SandboxOptions, SIMULATORS};
+use crate::{ghl, media, sendblue, twilio, SandboxOptions, SIMULATORS};
 
 /// A refusal already shaped as the vendor's error response, boxed so `Result`s stay small.
 pub(crate) type Reject = Box<axum::response::Response>;
@@ -58,6 +58,7 @@ pub(crate) struct Inner {
     pub ghl: Mutex<ghl::GhlState>,
     pub sendblue: Mutex<sendblue::SendblueState>,
     pub twilio: Mutex<twilio::TwilioState>,
+    pub media: Mutex<media::MediaState>,
     ghl_key: SigningKey,
     pub http: reqwest::Client,
     shutdown: watch::Sender<bool>,
@@ -85,6 +86,7 @@ impl Inner {
             ghl: Mutex::new(ghl::GhlState::default()),
             sendblue: Mutex::new(sendblue::SendblueState::default()),
             twilio: Mutex::new(twilio::TwilioState::default()),
+            media: Mutex::new(media::MediaState::default()),
             ghl_key: SigningKey::from_bytes(&seed),
             http,
             shutdown: watch::channel(false).0,
