@@ -200,3 +200,109 @@ fn without_url(e: &reqwest::Error) -> String {
     };
     kind.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A one-shot HTTP/1.1 server answering `head` then `body`, without a Content-Length
+    /// (the body ends when the connection closes): only counting can stop it.
+    async fn serve_once(head: &'static str, body: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/file", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(head.as_bytes()).await;
+            for chunk in body.chunks(1000) {
+                if socket.write_all(chunk).await.is_err() {
+                    return;
+                }
+            }
+        });
+        url
+    }
+
+    const PNG_HEAD: &str =
+        "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_body_without_length_is_counted_and_cut_at_the_limit() {
+        let downloader = Downloader::new(4096).unwrap();
+        let url = serve_once(PNG_HEAD, vec![7u8; 100_000]).await;
+        assert_eq!(
+            downloader.link(&url).await.unwrap_err(),
+            FetchError::Refused {
+                reason: "it is over the 4 KB limit".into(),
+                size: None
+            }
+        );
+        let url = serve_once(PNG_HEAD, vec![7u8; 4096]).await;
+        let fetched = downloader.link(&url).await.unwrap();
+        assert_eq!((fetched.bytes.len(), fetched.extension), (4096, "png"));
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_over_the_limit_is_refused_before_reading() {
+        let downloader = Downloader::new(4096).unwrap();
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 12900000\r\n\r\n";
+        let url = serve_once(head, vec![]).await;
+        assert_eq!(
+            downloader.link(&url).await.unwrap_err(),
+            FetchError::Refused {
+                reason: "12.3 MB is over the 4 KB limit".into(),
+                size: Some(12_900_000)
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn statuses_and_types_decide_retry_or_refusal() {
+        let downloader = Downloader::new(4096).unwrap();
+        let url = serve_once(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+            vec![],
+        )
+        .await;
+        assert_eq!(
+            downloader.link(&url).await.unwrap_err(),
+            FetchError::Transient("the media host answered HTTP 503".into())
+        );
+        let url = serve_once(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            vec![],
+        )
+        .await;
+        assert!(matches!(
+            downloader.link(&url).await,
+            Err(FetchError::Refused { .. })
+        ));
+        let url = serve_once(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n",
+            b"hi".to_vec(),
+        )
+        .await;
+        assert_eq!(
+            downloader.link(&url).await.unwrap_err(),
+            FetchError::Refused {
+                reason: "it has no content type".into(),
+                size: None
+            }
+        );
+        // Nothing listening: a transport failure is worth a retry.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", closed.local_addr().unwrap());
+        drop(closed);
+        assert!(matches!(
+            downloader.link(&url).await,
+            Err(FetchError::Transient(_))
+        ));
+        assert!(matches!(
+            downloader.link("ftp://example.com/x.png").await,
+            Err(FetchError::Refused { .. })
+        ));
+    }
+}
