@@ -137,6 +137,7 @@ impl std::fmt::Display for MediaStore {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
