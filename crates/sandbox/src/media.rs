@@ -76,6 +76,25 @@ async fn serve(State(shared): State<Shared>, Path(name): Path<String>) -> Respon
     response
 }
 
+/// Twilio's media URL, `/twilio/2010-04-01/Accounts/{sid}/Messages/{sid}/Media/{sid}`:
+/// the file hosted under the media sid's name, behind HTTP Basic auth with the account's
+/// SID and auth token, as Twilio's media auth requires.
+pub(crate) async fn twilio_media(
+    State(shared): State<Shared>,
+    Path((account, _message, media)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    match crate::twilio::authenticate(&shared, &headers) {
+        Err(refusal) => *refusal,
+        Ok(owner) if owner.sid != account => crate::twilio::error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        ),
+        Ok(_) => serve(State(shared), Path(media)).await,
+    }
+}
+
 /// `PUT /_control/media/{name}`: host the body under `name`.
 async fn host(
     State(shared): State<Shared>,

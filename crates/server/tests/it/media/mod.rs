@@ -252,3 +252,64 @@ async fn a_failing_media_host_retries_the_job_and_ghl_gets_the_message_once() {
     assert_eq!(copies, 1);
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_media_is_fetched_with_the_accounts_basic_auth() {
+    use crate::bridge::{TWILIO_SID, TWILIO_TOKEN};
+    let bridge = Bridge::start_provider(domain::Provider::Twilio, &[]).await;
+    let photo = image(9_000);
+    host(&bridge, "ME0123", "image/jpeg", photo.clone()).await;
+    let media_url = format!(
+        "{}/twilio/2010-04-01/Accounts/{TWILIO_SID}/Messages/MM0123/Media/ME0123",
+        bridge.sandbox
+    );
+    // Twilio's media needs the account's credentials: without them, 401.
+    let anonymous = bridge.client.get(&media_url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    bridge
+        .control(
+            "/twilio/inbound",
+            json!({"line": LINE, "from": CONTACT, "body": "From Twilio", "mediaUrls": [media_url]}),
+        )
+        .await;
+    let mut found = None;
+    bridge
+        .eventually("GHL to receive the Twilio message", async |b| {
+            found = b
+                .ghl_messages()
+                .await
+                .into_iter()
+                .find(|m| m["body"] == "From Twilio");
+            found.is_some()
+        })
+        .await;
+    let message = found.unwrap();
+    let link = message["attachments"][0].as_str().unwrap().to_string();
+    assert!(
+        link.starts_with(&format!("{}/media/", bridge.gateway)),
+        "{message}"
+    );
+    let served = bridge.client.get(&link).send().await.unwrap();
+    assert_eq!(served.headers()["content-type"], "image/jpeg");
+    assert_eq!(served.bytes().await.unwrap().to_vec(), photo);
+    // The gateway's fetch carried the account's Basic auth.
+    let requests = bridge.get("/twilio/requests").await;
+    let fetches: Vec<&Value> = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "GET" && r["path"].as_str().unwrap().ends_with("/Media/ME0123"))
+        .collect();
+    // Ours above without auth, then the gateway's, once.
+    assert_eq!(fetches.len(), 2, "{requests}");
+    let fetch = fetches[1];
+    use base64::Engine as _;
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{TWILIO_SID}:{TWILIO_TOKEN}"));
+    assert_eq!(
+        fetch["headers"]["authorization"],
+        format!("Basic {basic}"),
+        "{fetch}"
+    );
+    bridge.stop().await;
+}
