@@ -313,3 +313,65 @@ async fn twilio_media_is_fetched_with_the_accounts_basic_auth() {
     );
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_fetches_nothing_twice_and_keeps_the_order_of_notes_and_links() {
+    let bridge = Bridge::start_provider(
+        domain::Provider::Twilio,
+        &[("SWITCHBOARD_MEDIA_MAX_BYTES", "2048")],
+    )
+    .await;
+    let big = host(&bridge, "big.jpg", "image/jpeg", image(5_000)).await;
+    let later = host(&bridge, "later.png", "image/png", image(1_500)).await;
+    bridge
+        .control(
+            "/faults",
+            json!({"target": "media", "path_prefix": "/media/later.png", "kind": "status", "code": 503, "duration_ms": 1500}),
+        )
+        .await;
+    bridge
+        .control(
+            "/twilio/inbound",
+            json!({"line": LINE, "from": CONTACT, "body": "Two files", "mediaUrls": [big, later]}),
+        )
+        .await;
+    let mut found = None;
+    bridge
+        .eventually("GHL to receive the message", async |b| {
+            found = b.ghl_messages().await.into_iter().find(|m| {
+                m["body"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Two files"))
+            });
+            found.is_some()
+        })
+        .await;
+    let message = found.unwrap();
+    assert_eq!(
+        message["body"],
+        "Two files\n[attachment refused: 5 KB is over the 2 KB limit]"
+    );
+    let links = message["attachments"].as_array().unwrap();
+    assert_eq!(links.len(), 1);
+    assert!(
+        links[0].as_str().unwrap().contains("/1-later.png?"),
+        "{links:?}"
+    );
+    // The job ran at least twice (the 503), yet the refused file was fetched once and the
+    // stored one is stored once.
+    assert!(!events(&bridge, "media.failed").await.is_empty());
+    assert_eq!(events(&bridge, "media.refused").await.len(), 1);
+    assert_eq!(events(&bridge, "media.stored").await.len(), 1);
+    let requests = bridge.get("/media/requests").await;
+    let gets = |path: &str| {
+        requests
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["path"] == path)
+            .count()
+    };
+    assert_eq!(gets("/media/big.jpg"), 1, "{requests}");
+    assert!(gets("/media/later.png") >= 2, "{requests}");
+    bridge.stop().await;
+}
