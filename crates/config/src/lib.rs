@@ -109,8 +109,16 @@ pub struct Config {
     pub openai_api_key: Option<SecretString>,
     /// Outgoing mail server, `smtp://` or `smtps://`, possibly with a password. Default none.
     pub smtp_url: Option<SecretString>,
-    /// Where media is stored. Default `file://{data_dir}/media`.
+    /// Where media is stored. Default `file://{data_dir}/media`. For `s3://`, the endpoint,
+    /// region and credentials come from the standard `AWS_*` variables (`AWS_ENDPOINT`,
+    /// `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`, …).
     pub object_store_url: ObjectStoreUrl,
+    /// Largest attachment fetched, stored or sent, in bytes. Default 5 MiB: the MMS-sized
+    /// cap SendBlue (SMS) and Twilio document, so what we accept can also go back out.
+    pub media_max_bytes: u64,
+    /// How long a signed media link stays valid, in seconds. Default 7 days: GHL keeps the
+    /// link, not the file, so it must outlive GHL's fetch and an agent's first look.
+    pub media_link_ttl_secs: u64,
 }
 
 /// A loaded configuration and the warnings to log once logging is set up.
@@ -206,6 +214,12 @@ impl Config {
                 },
                 parse::object_store_url,
             )?,
+            media_max_bytes: r.or("media_max_bytes", 5 * 1024 * 1024, |s| {
+                parse::number(s, 1024, 1024 * 1024 * 1024)
+            })?,
+            media_link_ttl_secs: r.or("media_link_ttl_secs", 7 * 86_400, |s| {
+                parse::number(s, 60, 365 * 86_400)
+            })?,
             data_dir,
             database_url,
             listen,
@@ -246,6 +260,11 @@ impl Config {
     /// [`Config::job_lease_secs`] as a duration.
     pub fn job_lease(&self) -> Duration {
         Duration::from_secs(self.job_lease_secs)
+    }
+
+    /// [`Config::media_link_ttl_secs`] as a duration.
+    pub fn media_link_ttl(&self) -> Duration {
+        Duration::from_secs(self.media_link_ttl_secs)
     }
 
     /// The breaker cool-down as a `Duration`.

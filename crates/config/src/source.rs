@@ -87,6 +87,8 @@ pub(crate) const SETTINGS: &[Spec] = &[
     secret("openai_api_key"),
     secret("smtp_url"),
     text("object_store_url"),
+    number("media_max_bytes"),
+    number("media_link_ttl_secs"),
 ];
 
 impl Spec {

@@ -19,6 +19,7 @@ mod control;
 mod faults;
 mod ghl;
 mod ids;
+mod media;
 mod record;
 mod sendblue;
 mod shared;
@@ -114,6 +115,7 @@ pub(crate) const SIMULATORS: &[Simulator] = &[
     twilio::SIMULATOR,
     unipile::SIMULATOR,
     whatsapp::SIMULATOR,
+    media::SIMULATOR,
 ];
 
 /// The set of simulators and their in-memory state. Cheap to clone: clones share state.

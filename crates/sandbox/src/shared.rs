@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::faults::FaultBook;
 use crate::record::Recorder;
-use crate::{ghl, sendblue, twilio, unipile, whatsapp, SandboxOptions, SIMULATORS};
+use crate::{ghl, media, sendblue, twilio, unipile, whatsapp, SandboxOptions, SIMULATORS};
 
 /// A refusal already shaped as the vendor's error response, boxed so `Result`s stay small.
 pub(crate) type Reject = Box<axum::response::Response>;
@@ -60,6 +60,7 @@ pub(crate) struct Inner {
     pub twilio: Mutex<twilio::TwilioState>,
     pub unipile: Mutex<unipile::UnipileState>,
     pub whatsapp: Mutex<whatsapp::WhatsappState>,
+    pub media: Mutex<media::MediaState>,
     ghl_key: SigningKey,
     pub http: reqwest::Client,
     shutdown: watch::Sender<bool>,
@@ -89,6 +90,7 @@ impl Inner {
             twilio: Mutex::new(twilio::TwilioState::default()),
             unipile: Mutex::new(unipile::UnipileState::default()),
             whatsapp: Mutex::new(whatsapp::WhatsappState::default()),
+            media: Mutex::new(media::MediaState::default()),
             ghl_key: SigningKey::from_bytes(&seed),
             http,
             shutdown: watch::channel(false).0,

@@ -225,6 +225,21 @@ impl KeyRing {
         Ok(self.encrypt(&plaintext, context))
     }
 
+    /// A key for another purpose (signing media links, …), derived from the current key
+    /// as HMAC-SHA256(current key, `switchboard/derive/{label}`): the operator has nothing
+    /// new to manage, the master key never leaves this crate, and each label gives an
+    /// independent key. Rotating the master key changes every derived key, so whatever was
+    /// signed with one (outstanding media links) stops verifying.
+    pub fn derive(&self, label: &str) -> Zeroizing<[u8; KEY_LEN]> {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&*self.current.bytes)
+            .expect("HMAC takes a key of any length");
+        mac.update(format!("switchboard/derive/{label}").as_bytes());
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        out
+    }
+
     fn key(&self, version: u32) -> Option<&MasterKey> {
         std::iter::once(&self.current)
             .chain(&self.previous)

@@ -168,3 +168,18 @@ fn reencrypts_under_a_new_key_version() {
         SecretError::UnknownVersion(1)
     );
 }
+
+#[test]
+fn derived_keys_depend_on_the_label_and_the_current_key() {
+    let a = ring_a();
+    assert_eq!(*a.derive("media-links"), *ring_a().derive("media-links"));
+    assert_ne!(*a.derive("media-links"), *a.derive("other"));
+    let b = KeyRing::new(
+        MasterKey::parse(KEY_B).unwrap(),
+        vec![MasterKey::parse(KEY_A).unwrap()],
+    )
+    .unwrap();
+    // After a rotation the derived key changes, even with the old key still in the ring.
+    assert_ne!(*a.derive("media-links"), *b.derive("media-links"));
+    assert_ne!(&a.derive("media-links")[..], &KEY_A.as_bytes()[..32]);
+}

@@ -6,10 +6,11 @@
 pub mod connectors;
 pub mod http;
 pub mod jobs;
+pub mod media;
 pub mod metrics;
 mod run;
 mod state;
 pub mod webhooks;
 
 pub use run::{run, Roles};
-pub use state::AppState;
+pub use state::{AppState, StartError};

@@ -38,6 +38,7 @@ pub async fn run(
             store: state.store.clone(),
             connectors: crate::connectors::Connectors::new(&state.config)?,
             config: state.config.clone(),
+            media: state.media.clone(),
         };
         let pool = store::worker::WorkerPool::new(
             state.store.queue().clone(),

@@ -16,14 +16,28 @@ pub struct AppState {
     pub(crate) outbound_intake: crate::webhooks::OutboundIntake,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) gauges: Arc<crate::metrics::QueueGauges>,
+    /// Stored attachments and their signed links.
+    pub media: crate::media::Media,
+}
+
+/// Why the server's state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("SWITCHBOARD_GHL_WEBHOOK_PUBLIC_KEY: {0}")]
+    GhlKey(#[from] ghl::Error),
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
 }
 
 impl AppState {
-    /// Fails when the configured GHL webhook key is not a usable Ed25519 PEM. Starts the
-    /// outbound intake task, so it must be called inside a tokio runtime.
-    pub fn new(store: Store, config: Arc<config::Config>) -> Result<Self, ghl::Error> {
+    /// Fails when the configured GHL webhook key is not a usable Ed25519 PEM, or the media
+    /// store cannot be opened. Starts the outbound intake task, so it must be called inside
+    /// a tokio runtime.
+    pub fn new(store: Store, config: Arc<config::Config>) -> Result<Self, StartError> {
         let ghl_keys = ghl::webhook::WebhookKeys::with_ed25519(&config.ghl_webhook_public_key)?;
+        let media = crate::media::Media::from_config(&config, &store)?;
         Ok(Self {
+            media,
             outbound_intake: crate::webhooks::OutboundIntake::start(store.clone()),
             store,
             config,
@@ -31,5 +45,11 @@ impl AppState {
             metrics: crate::metrics::recorder(),
             gauges: Arc::default(),
         })
+    }
+
+    /// The same state on another media store (tests point one at a local S3 server).
+    pub fn with_media(mut self, media: crate::media::Media) -> Self {
+        self.media = media;
+        self
     }
 }

@@ -160,8 +160,8 @@ pub(crate) async fn serve(config_path: Option<&Path>, workers: bool) -> Result<(
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (SWITCHBOARD_LISTEN)", config.listen))?;
-    let state = server::AppState::new(store, Arc::new(config))
-        .context("SWITCHBOARD_GHL_WEBHOOK_PUBLIC_KEY")?;
+    let state =
+        server::AppState::new(store, Arc::new(config)).context("cannot start the server")?;
     server::run(
         state,
         server::Roles {
@@ -177,8 +177,8 @@ pub(crate) async fn serve(config_path: Option<&Path>, workers: bool) -> Result<(
 pub(crate) async fn worker(config_path: Option<&Path>) -> Result<()> {
     let config = load(config_path)?;
     let store = open_store(&config).await?;
-    let state = server::AppState::new(store, Arc::new(config))
-        .context("SWITCHBOARD_GHL_WEBHOOK_PUBLIC_KEY")?;
+    let state =
+        server::AppState::new(store, Arc::new(config)).context("cannot start the server")?;
     server::run(
         state,
         server::Roles {

@@ -213,3 +213,36 @@ fn pacing_is_one_per_second() {
     assert_eq!(pacing.per_line.max, 1);
     assert_eq!(pacing.per_line.interval, Duration::from_secs(1));
 }
+
+#[test]
+fn media_on_twilios_api_is_fetched_with_basic_auth_and_elsewhere_without() {
+    let base = "https://api.twilio.com";
+    let url = format!("{base}/2010-04-01/Accounts/{SID}/Messages/MMaaaa/Media/MEaaaa");
+    use base64::Engine as _;
+    let request = Twilio.media_request(&credentials(), base, &url).unwrap();
+    assert_eq!(request.method, http::Method::GET);
+    assert_eq!(request.url, url);
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{SID}:token-xyz"))
+    );
+    assert_eq!(request.headers["authorization"], expected.as_str());
+    // Another host (or a look-alike prefix) gets a plain GET: the token stays with Twilio.
+    for elsewhere in [
+        "https://cdn.example.com/media/photo.jpg",
+        "https://api.twilio.com.evil.example/2010-04-01/x",
+    ] {
+        let request = Twilio
+            .media_request(&credentials(), base, elsewhere)
+            .unwrap();
+        assert!(
+            request.headers.get("authorization").is_none(),
+            "{elsewhere}"
+        );
+    }
+    assert!(Twilio
+        .media_request(&credentials(), base, "file:///etc/passwd")
+        .is_err());
+    let no_token = Credentials::new().with("account_sid", SID);
+    assert!(Twilio.media_request(&no_token, base, &url).is_err());
+}

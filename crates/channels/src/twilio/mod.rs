@@ -225,6 +225,27 @@ impl Channel for Twilio {
         Ok(vec![webhook::event(&Form::parse(&request.body))?])
     }
 
+    /// Twilio's media URLs (`…/Accounts/{sid}/Messages/{sid}/Media/{sid}`) need HTTP Basic
+    /// auth when the account has media auth on. The credentials go only to Twilio's own API
+    /// (the channel's API base): a URL anywhere else is fetched plainly, so a link never
+    /// carries our token to another host.
+    fn media_request(
+        &self,
+        credentials: &Credentials,
+        api_base: &str,
+        reference: &str,
+    ) -> Result<ApiRequest, ChannelError> {
+        let request = crate::channel::media_get(reference)?;
+        let base = format!("{}/", api_base.trim().trim_end_matches('/'));
+        if !reference.starts_with(&base) {
+            return Ok(request);
+        }
+        let sid = account_sid(credentials)?;
+        let token = credentials.require(Provider::Twilio, "auth_token")?;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"));
+        Ok(request.header("authorization", format!("Basic {basic}")))
+    }
+
     /// Twilio answers STOP/HELP (and START) itself on long codes and toll-free numbers,
     /// and with Advanced Opt-Out those replies can be edited but not removed. (A standalone
     /// short code outside a Messaging Service gets no such handling; such a channel would

@@ -260,3 +260,25 @@ fn debug_never_shows_secrets() {
         assert!(!shown.contains(needle), "Debug shows {needle}: {shown}");
     }
 }
+
+#[test]
+fn media_limits() {
+    let c = config(&[]);
+    assert_eq!(c.media_max_bytes, 5 * 1024 * 1024);
+    assert_eq!(
+        c.media_link_ttl(),
+        std::time::Duration::from_secs(7 * 86_400)
+    );
+    let c = config(&[
+        ("SWITCHBOARD_MEDIA_MAX_BYTES", "1048576"),
+        ("SWITCHBOARD_MEDIA_LINK_TTL_SECS", "3600"),
+    ]);
+    assert_eq!(
+        (c.media_max_bytes, c.media_link_ttl_secs),
+        (1_048_576, 3600)
+    );
+    let e = err(&[("SWITCHBOARD_MEDIA_LINK_TTL_SECS", "5")]);
+    assert!(e.starts_with("SWITCHBOARD_MEDIA_LINK_TTL_SECS:"), "{e}");
+    let e = err(&[("SWITCHBOARD_MEDIA_MAX_BYTES", "lots")]);
+    assert!(e.contains("not a whole number"), "{e}");
+}

@@ -199,6 +199,10 @@ fn api(shared: Shared) -> Router {
             "/2010-04-01/Accounts/{account}/Messages/{message}",
             get(api::fetch_message),
         )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages/{message}/Media/{media}",
+            get(crate::media::twilio_media),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(shared)

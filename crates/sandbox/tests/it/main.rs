@@ -6,6 +6,7 @@ mod faults;
 mod ghl;
 mod ghl_contacts;
 mod ghl_messages;
+mod media;
 mod sendblue;
 mod twilio;
 mod unipile;

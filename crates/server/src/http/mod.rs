@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::metrics::metrics_page))
+        .route("/media/{*key}", get(crate::media::serve))
         .merge(crate::webhooks::routes())
 }
 

@@ -112,7 +112,7 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
         .await?;
     tx.commit().await?;
 
-    let outbound = OutboundMessage {
+    let mut outbound = OutboundMessage {
         to,
         from_line: channel.line.clone(),
         body: message.body.clone(),
@@ -123,11 +123,16 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
         template,
         ..Default::default()
     };
-    let result = ctx
-        .connectors
-        .channels
-        .send(store, &channel, &outbound)
-        .await;
+    // Providers that take uploads get the files; a refused attachment fails like a send.
+    let result = match crate::media::attach_uploads(&ctx.media, &channel, &mut outbound).await {
+        Ok(()) => {
+            ctx.connectors
+                .channels
+                .send(store, &channel, &outbound)
+                .await
+        }
+        Err(failure) => Err(failure),
+    };
     let mut tx = store.begin().await?;
     let outcome = match result {
         Ok(accepted) => {

@@ -89,11 +89,15 @@ pub(super) struct SyncInbound {
 /// Posts an inbound message to GHL (once: a rerun skips what is recorded), then handles
 /// its keyword: DND in GHL and one confirmation for STOP, DND lifted for START, a help
 /// reply for HELP.
-pub(super) async fn sync_inbound(ctx: JobContext, _job: Job, p: SyncInbound) -> Outcome {
-    finish(sync_inbound_steps(&ctx, &p).await)
+pub(super) async fn sync_inbound(ctx: JobContext, job: Job, p: SyncInbound) -> Outcome {
+    finish(sync_inbound_steps(&ctx, &p, job.is_last_attempt()).await)
 }
 
-async fn sync_inbound_steps(ctx: &JobContext, p: &SyncInbound) -> Result<Outcome, Stop> {
+async fn sync_inbound_steps(
+    ctx: &JobContext,
+    p: &SyncInbound,
+    last_attempt: bool,
+) -> Result<Outcome, Stop> {
     let store = &ctx.store;
     let c = load(ctx, &p.message_id).await?;
     let agency = c.location.agency_id.clone();
@@ -104,12 +108,23 @@ async fn sync_inbound_steps(ctx: &JobContext, p: &SyncInbound) -> Result<Outcome
                 error: format!("location {} has no GHL conversation provider id (set it with `switchboard location add --conversation-provider-id`)", c.location.id),
             });
         };
+        // The attachments, stored and signed (or refused with a note in the text).
+        let media = crate::media::prepare_inbound(
+            ctx,
+            &c.scope,
+            &c.location,
+            &c.channel,
+            &c.message,
+            last_attempt,
+        )
+        .await
+        .map_err(Stop::Outcome)?;
         let inbound = InboundMessage {
             contact_id: &ghl_contact,
             conversation_provider_id: Some(provider_id),
             conversation_id: None,
-            message: &c.message.body,
-            attachments: &c.message.attachments,
+            message: &media.text,
+            attachments: &media.links,
             alt_id: Some(c.message.id.as_str()),
             date: None,
         };

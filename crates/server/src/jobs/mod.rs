@@ -30,6 +30,7 @@ pub struct JobContext {
     pub store: Store,
     pub connectors: Connectors,
     pub config: Arc<config::Config>,
+    pub media: crate::media::Media,
 }
 
 /// The handlers for every job kind this build knows.

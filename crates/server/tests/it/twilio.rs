@@ -133,10 +133,20 @@ async fn outbound_from_ghl_reaches_twilio_and_its_statuses_reach_ghl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_from_twilio_reaches_ghl_and_is_answered_with_twiml() {
     let bridge = start().await;
+    // The attachment is fetched before the message goes to GHL, so it must exist.
+    let cat = format!("{}/media/cat.png", bridge.sandbox);
+    bridge
+        .client
+        .put(format!("{}/_control/media/cat.png", bridge.sandbox))
+        .header("content-type", "image/png")
+        .body(vec![0x89, b'P', b'N', b'G'])
+        .send()
+        .await
+        .unwrap();
     let answer = bridge
         .control(
             "/twilio/inbound",
-            json!({"line": LINE, "from": CONTACT, "body": "Hello there", "mediaUrls": ["https://cdn.example/cat.png"]}),
+            json!({"line": LINE, "from": CONTACT, "body": "Hello there", "mediaUrls": [cat]}),
         )
         .await;
     assert_eq!(answer["gatewayStatus"], 200);
@@ -176,9 +186,7 @@ async fn inbound_from_twilio_reaches_ghl_and_is_answered_with_twiml() {
     .unwrap();
     assert_eq!(n, 1);
     assert!(
-        attachments
-            .unwrap_or_default()
-            .contains("cdn.example/cat.png"),
+        attachments.unwrap_or_default().contains("/media/cat.png"),
         "media URL kept"
     );
     bridge.stop().await;
