@@ -11,12 +11,18 @@ use store::TenantScope;
 use crate::bridge::{Bridge, LINE};
 
 mod outbound;
+mod providers;
 mod s3;
 
 const CONTACT: &str = "+19998887777";
 
 /// Puts a file on the sandbox's media host; returns its URL.
-async fn host(bridge: &Bridge, name: &str, content_type: &str, bytes: Vec<u8>) -> String {
+pub(super) async fn host(
+    bridge: &Bridge,
+    name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> String {
     let response = bridge
         .client
         .put(format!("{}/_control/media/{name}", bridge.sandbox))
