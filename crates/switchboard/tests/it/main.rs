@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod bench;
+mod channel_kinds;
 mod commands;
 mod crash;
 mod demo;
