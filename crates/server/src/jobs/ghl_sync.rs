@@ -90,13 +90,14 @@ pub(super) struct SyncInbound {
 /// its keyword: DND in GHL and one confirmation for STOP, DND lifted for START, a help
 /// reply for HELP.
 pub(super) async fn sync_inbound(ctx: JobContext, job: Job, p: SyncInbound) -> Outcome {
-    finish(sync_inbound_steps(&ctx, &p, job.is_last_attempt()).await)
+    let give_up_media = job.is_last_attempt() || job.attempt >= crate::media::MEDIA_ATTEMPTS;
+    finish(sync_inbound_steps(&ctx, &p, give_up_media).await)
 }
 
 async fn sync_inbound_steps(
     ctx: &JobContext,
     p: &SyncInbound,
-    last_attempt: bool,
+    give_up_media: bool,
 ) -> Result<Outcome, Stop> {
     let store = &ctx.store;
     let c = load(ctx, &p.message_id).await?;
@@ -115,7 +116,7 @@ async fn sync_inbound_steps(
             &c.location,
             &c.channel,
             &c.message,
-            last_attempt,
+            give_up_media,
         )
         .await
         .map_err(Stop::Outcome)?;

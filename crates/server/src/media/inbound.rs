@@ -19,10 +19,17 @@ pub struct InboundMedia {
     pub links: Vec<String>,
 }
 
+/// How many runs of `sync_inbound` wait for an attachment that fails transiently (a 5xx,
+/// a timeout, a host that does not resolve) before it is given up with a note and the text
+/// goes to GHL: about 15 to 30 seconds with the default backoff. The contact's words matter
+/// more than their picture, and the job's full retry budget (minutes) is for GHL itself.
+pub const MEDIA_ATTEMPTS: u32 = 4;
+
 /// Fetches and stores `message`'s attachments, once: an attachment already stored (or
 /// already refused, per the timeline) on an earlier run is not fetched again. `Err` is the
-/// job's outcome: a transient failure retries it, except on its last attempt, when the
-/// attachment is given up with a note so the text still reaches GHL.
+/// job's outcome: a transient failure retries it, except when `last_attempt` (the job's
+/// last, or its [`MEDIA_ATTEMPTS`]th), when the attachment is given up with a note so the
+/// text still reaches GHL.
 pub async fn prepare_inbound(
     ctx: &JobContext,
     scope: &TenantScope,

@@ -21,7 +21,7 @@ pub mod store;
 use std::fmt;
 
 pub use fetch::{Downloader, FetchError, Fetched};
-pub use inbound::{prepare_inbound, InboundMedia};
+pub use inbound::{prepare_inbound, InboundMedia, MEDIA_ATTEMPTS};
 pub use link::{LinkError, LinkSigner};
 pub use outbound::{attach_uploads, fetch_outbound_files};
 pub(crate) use route::serve;

@@ -259,6 +259,52 @@ async fn a_failing_media_host_retries_the_job_and_ghl_gets_the_message_once() {
     bridge.stop().await;
 }
 
+/// A media host that stays down holds the contact's text back for a few runs only
+/// (`MEDIA_ATTEMPTS`), not for the job's whole retry budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_host_that_stays_down_holds_the_text_back_only_briefly() {
+    let bridge = Bridge::start().await;
+    let url = host(&bridge, "never.png", "image/png", image(2_000)).await;
+    bridge
+        .control(
+            "/faults",
+            json!({"target": "media", "kind": "status", "code": 503, "duration_ms": 600_000}),
+        )
+        .await;
+    bridge
+        .control(
+            "/sendblue/inbound",
+            json!({"line": LINE, "from": CONTACT, "content": "Can you see it?", "media_url": url}),
+        )
+        .await;
+    let mut found = None;
+    bridge
+        .eventually_within(
+            "GHL to receive the text without its attachment",
+            Duration::from_secs(45),
+            async |b| {
+                found = b.ghl_messages().await.into_iter().find(|m| {
+                    m["body"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("Can you see it?"))
+                });
+                found.is_some()
+            },
+        )
+        .await;
+    let message = found.unwrap();
+    let body = message["body"].as_str().unwrap();
+    assert!(body.contains("HTTP 503"), "{body}");
+    assert!(message["attachments"].as_array().unwrap().is_empty());
+    assert!(body.contains("could not be fetched"), "{body}");
+    // Retried, then given up on the last of its runs.
+    let failed = events(&bridge, "media.failed").await;
+    let attempts = server::media::MEDIA_ATTEMPTS as usize;
+    assert_eq!(failed.len(), attempts - 1, "{failed:?}");
+    assert_eq!(events(&bridge, "media.refused").await.len(), 1);
+    bridge.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_media_is_fetched_with_the_accounts_basic_auth() {
     use crate::bridge::{TWILIO_SID, TWILIO_TOKEN};
