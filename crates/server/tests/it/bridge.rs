@@ -359,6 +359,14 @@ async fn outbound_from_ghl_reaches_sendblue_and_its_status_reaches_ghl() {
     let message = store.message(&scope, &id.parse().unwrap()).await.unwrap();
     assert_eq!(message.status, MessageStatus::Delivered);
     assert_eq!(message.actor, domain::Actor::Agent);
+    // GHL has heard; our record of its answer is committed just after.
+    bridge
+        .eventually("the GHL update on the timeline", async |b| {
+            let store = &b.test.store;
+            let timeline = store.message_timeline(&scope, &message.id).await.unwrap();
+            timeline.iter().any(|e| e.kind == "ghl.status")
+        })
+        .await;
     let timeline = store.message_timeline(&scope, &message.id).await.unwrap();
     let attempt = timeline.iter().find(|e| e.kind == "send.attempt").unwrap();
     assert_eq!(attempt.detail["sms_segments"], 1, "{:?}", attempt.detail);
