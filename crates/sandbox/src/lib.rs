@@ -2,12 +2,13 @@
 //! Faithful simulators of the vendor APIs Switchboard talks to, on one port.
 //!
 //! The gateway is tested, demonstrated and benchmarked against these simulators instead of the
-//! real GoHighLevel, SendBlue and Twilio. They are built from the vendors' published references (GHL's
+//! real GoHighLevel, SendBlue, Twilio, WhatsApp Cloud API and UniPile. They are built from the vendors' published references (GHL's
 //! official OpenAPI files are embedded and enforced), and they lean to the strict side wherever the
 //! references leave room: a gateway that passes against the sandbox must work against the real APIs.
 //!
-//! Each simulator lives under its own prefix (`/ghl`, `/sendblue`, `/twilio`, `/whatsapp`) with the vendor's own paths, so a
-//! client whose base URL is `http://HOST/ghl` works unchanged. A control API under `/_control`
+//! Each simulator lives under its own prefix (`/ghl`, `/sendblue`, `/twilio`, `/whatsapp`,
+//! `/unipile`, and `/media`, a host for attachments) with the vendor's own paths, so a client
+//! whose base URL is `http://HOST/ghl` works unchanged. A control API under `/_control`
 //! drives them: seed installs and accounts, make a GHL user or a contact "write", inject faults,
 //! read what each simulator received.
 //!

@@ -45,6 +45,9 @@ fn print_banner(base: &str, gateway: Option<&str>) {
     println!("  GHL API          {base}/ghl");
     println!("  SendBlue API     {base}/sendblue");
     println!("  Twilio API       {base}/twilio  (e.g. {base}/twilio/2010-04-01/Accounts/{{AccountSid}}/Messages.json)");
+    println!("  WhatsApp API     {base}/whatsapp  (Graph API, e.g. {base}/whatsapp/v21.0/{{phone_number_id}}/messages)");
+    println!("  UniPile API      {base}/unipile  (e.g. {base}/unipile/api/v1/chats)");
+    println!("  media host       {base}/media  (PUT /_control/media/{{name}} to add a file)");
     println!("  control API      {base}/_control (GET /_control/health)");
     println!(
         "  GHL public key   GET {base}/_control/ghl/public-key  \
