@@ -88,6 +88,29 @@ pub(crate) fn set_line_webhook(
     }
 }
 
+/// Where a simulated contact's message is posted: the request's own `url`, else the URL
+/// registered for the line, else the gateway's webhook for `channel_id` on `provider`.
+pub(crate) fn inbound_webhook_url(
+    shared: &Shared,
+    provider: &str,
+    webhooks: &std::collections::HashMap<String, String>,
+    line: &str,
+    url: Option<&str>,
+    channel_id: Option<&str>,
+) -> Result<String, ControlError> {
+    url.map(str::to_string)
+        .or_else(|| webhooks.get(line).cloned())
+        .or_else(|| {
+            let gateway = shared.gateway()?;
+            channel_id.map(|c| format!("{gateway}/webhooks/{provider}/{c}"))
+        })
+        .ok_or_else(|| {
+            ControlError::bad_request(
+                "no webhook URL: give url or channelId, or register one for the line",
+            )
+        })
+}
+
 pub(crate) fn router(shared: Shared) -> Router {
     let mut router = Router::new()
         .route("/health", get(health))

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{is_e164, message_object, Account, MessageFacts, Recipient};
-use crate::control::{parse, set_line_webhook, ControlError};
+use crate::control::{inbound_webhook_url, parse, set_line_webhook, ControlError};
 use crate::shared::{lock, Shared};
 use crate::webhook::{deliver, Webhook};
 use crate::{clock, ids};
@@ -164,21 +164,14 @@ async fn inbound(State(shared): State<Shared>, body: Bytes) -> Result<Json<Value
             .account_for_line(&body.line)
             .cloned()
             .ok_or_else(|| ControlError::not_found(format!("no account has line {}", body.line)))?;
-        let url = body
-            .url
-            .clone()
-            .or_else(|| state.webhooks.get(&body.line).cloned())
-            .or_else(|| {
-                let gateway = shared.gateway()?;
-                body.channel_id
-                    .as_ref()
-                    .map(|c| format!("{gateway}/webhooks/sendblue/{c}"))
-            })
-            .ok_or_else(|| {
-                ControlError::bad_request(
-                    "no webhook URL: give url or channelId, or register one for the line",
-                )
-            })?;
+        let url = inbound_webhook_url(
+            &shared,
+            "sendblue",
+            &state.webhooks,
+            &body.line,
+            body.url.as_deref(),
+            body.channel_id.as_deref(),
+        )?;
         let keyword = body.content.trim().to_lowercase();
         let recipient = state.recipients.entry(body.from.clone()).or_default();
         if OPT_OUT.contains(&keyword.as_str()) {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::api::{resource, Facts};
 use super::{encode_form, is_e164, sid, sign, webhook_headers, Account, API_VERSION};
-use crate::control::{parse, set_line_webhook, ControlError};
+use crate::control::{inbound_webhook_url, parse, set_line_webhook, ControlError};
 use crate::shared::{lock, Shared};
 use crate::webhook::{deliver, Webhook};
 
@@ -160,21 +160,14 @@ async fn inbound(State(shared): State<Shared>, body: Bytes) -> Result<Json<Value
             .account_for_line(&body.line)
             .cloned()
             .ok_or_else(|| ControlError::not_found(format!("no account has line {}", body.line)))?;
-        let url = body
-            .url
-            .clone()
-            .or_else(|| state.webhooks.get(&body.line).cloned())
-            .or_else(|| {
-                let gateway = shared.gateway()?;
-                body.channel_id
-                    .as_ref()
-                    .map(|c| format!("{gateway}/webhooks/twilio/{c}"))
-            })
-            .ok_or_else(|| {
-                ControlError::bad_request(
-                    "no webhook URL: give url or channelId, or register one for the line",
-                )
-            })?;
+        let url = inbound_webhook_url(
+            &shared,
+            "twilio",
+            &state.webhooks,
+            &body.line,
+            body.url.as_deref(),
+            body.channel_id.as_deref(),
+        )?;
         let word = body.body.trim().to_lowercase();
         let key = (account.sid.clone(), body.from.clone());
         let opt_out_type = if OPT_OUT.contains(&word.as_str()) {

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::hooks::{post as post_webhook, store, NewMessage};
 use super::{id, whatsapp_id, Account};
-use crate::control::{parse, set_line_webhook, ControlError};
+use crate::control::{inbound_webhook_url, parse, set_line_webhook, ControlError};
 use crate::shared::{lock, Shared};
 use crate::twilio::is_e164;
 
@@ -120,21 +120,14 @@ async fn inbound(State(shared): State<Shared>, body: Bytes) -> Result<Json<Value
             .find(|a| a.line == body.line)
             .cloned()
             .ok_or_else(|| ControlError::not_found(format!("no account has line {}", body.line)))?;
-        let url = body
-            .url
-            .clone()
-            .or_else(|| state.webhooks.get(&body.line).cloned())
-            .or_else(|| {
-                let gateway = shared.gateway()?;
-                body.channel_id
-                    .as_ref()
-                    .map(|c| format!("{gateway}/webhooks/unipile/{c}"))
-            })
-            .ok_or_else(|| {
-                ControlError::bad_request(
-                    "no webhook URL: give url or channelId, or register one for the line",
-                )
-            })?;
+        let url = inbound_webhook_url(
+            &shared,
+            "unipile",
+            &state.webhooks,
+            &body.line,
+            body.url.as_deref(),
+            body.channel_id.as_deref(),
+        )?;
         let chat = state.chat_with(&account, &whatsapp_id(&body.from));
         (account, chat, url)
     };

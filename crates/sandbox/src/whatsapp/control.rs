@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::callbacks::send;
 use super::{envelope, graph_id, unix_now, wa_id, wamid, Account, Media};
-use crate::control::{parse, set_line_webhook, ControlError};
+use crate::control::{inbound_webhook_url, parse, set_line_webhook, ControlError};
 use crate::shared::{lock, Shared};
 
 pub(crate) fn router(shared: Shared) -> Router {
@@ -128,21 +128,14 @@ async fn inbound(State(shared): State<Shared>, body: Bytes) -> Result<Json<Value
             .account_for_line(&body.line)
             .cloned()
             .ok_or_else(|| ControlError::not_found(format!("no account has line {}", body.line)))?;
-        let url = body
-            .url
-            .clone()
-            .or_else(|| state.webhooks.get(&body.line).cloned())
-            .or_else(|| {
-                let gateway = shared.gateway()?;
-                body.channel_id
-                    .as_ref()
-                    .map(|c| format!("{gateway}/webhooks/whatsapp/{c}"))
-            })
-            .ok_or_else(|| {
-                ControlError::bad_request(
-                    "no webhook URL: give url or channelId, or register one for the line",
-                )
-            })?;
+        let url = inbound_webhook_url(
+            &shared,
+            "whatsapp",
+            &state.webhooks,
+            &body.line,
+            body.url.as_deref(),
+            body.channel_id.as_deref(),
+        )?;
         let stored_media = match &body.media {
             Some(media) => {
                 if !["image", "audio", "video", "document", "sticker"]
