@@ -13,7 +13,7 @@
 //! - **PostgreSQL** gets one pool for everything and `NOTIFY` to wake other processes.
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -21,6 +21,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::clock::Clock;
 use crate::error::StoreError;
+use crate::group::{GroupWriter, WriteFuture};
 use crate::tx::{Tx, Wake};
 
 /// Which database engine a [`Db`] talks to.
@@ -96,6 +97,8 @@ struct Inner {
     url: String,
     clock: Clock,
     wake: Wake,
+    /// SQLite's group committer, started by the first [`Db::write`] on its runtime.
+    group: OnceLock<GroupWriter>,
 }
 
 impl Db {
@@ -123,6 +126,7 @@ impl Db {
                 url: options.url.clone(),
                 clock,
                 wake: Wake::default(),
+                group: OnceLock::new(),
             }),
         })
     }
@@ -159,27 +163,36 @@ impl Db {
         &self.inner.wake
     }
 
-    /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).
-    ///
-    /// Safe to cancel. sqlx's `begin` is not: dropped after the database began the
-    /// transaction but before the `Transaction` exists, it leaves the connection inside a
-    /// transaction that nothing will end (on SQLite, the only writer: every later write
-    /// fails). So the begin runs in a task of its own, which always finishes; if nobody is
-    /// waiting any more, its transaction is dropped there and rolls back.
+    /// Begins a write transaction of its own (`BEGIN IMMEDIATE` on SQLite); safe to
+    /// cancel (see [`begin_on`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let pool = self.inner.writer.clone();
-        let backend = self.inner.backend;
-        let tx = tokio::spawn(async move {
-            match backend {
-                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-                Backend::Postgres => pool.begin().await,
+        begin_on(&self.inner.writer, self.inner.backend, &self.inner.wake).await
+    }
+
+    /// Runs `f` in a write transaction and returns its value once committed. On SQLite the
+    /// transaction is shared with whatever else is being written at that moment (group
+    /// commit, see [`crate::group`]): `f` must write only through the `Tx` it is given, and
+    /// if it fails, only its own writes are undone. On PostgreSQL it is a transaction of
+    /// its own.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t mut Tx) -> WriteFuture<'t, T> + Send + 'static,
+    {
+        match self.inner.backend {
+            Backend::Sqlite => {
+                let group = self.inner.group.get_or_init(|| {
+                    GroupWriter::start(self.inner.writer.clone(), self.inner.wake.clone())
+                });
+                group.write(f).await
             }
-        })
-        .await
-        .map_err(|e| {
-            StoreError::Config(format!("the task beginning a transaction failed: {e}"))
-        })??;
-        Ok(Tx::new(tx, backend, self.inner.wake.clone()))
+            Backend::Postgres => {
+                let mut tx = self.begin().await?;
+                let value = f(&mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+        }
     }
 
     /// Applies pending migrations for this backend. Safe to run again: applied ones are
@@ -341,4 +354,28 @@ fn validate_schema_name(schema: &str) -> Result<(), StoreError> {
             "schema name {schema:?} must be lower-case letters, digits and _"
         )))
     }
+}
+
+/// Begins a write transaction on `pool` (`BEGIN IMMEDIATE` on SQLite).
+///
+/// Safe to cancel. sqlx's `begin` is not: dropped after the database began the
+/// transaction but before the `Transaction` exists, it leaves the connection inside a
+/// transaction that nothing will end (on SQLite, the only writer: every later write
+/// fails). So the begin runs in a task of its own, which always finishes; if nobody is
+/// waiting any more, its transaction is dropped there and rolls back.
+pub(crate) async fn begin_on(
+    pool: &AnyPool,
+    backend: Backend,
+    wake: &Wake,
+) -> Result<Tx, StoreError> {
+    let pool = pool.clone();
+    let tx = tokio::spawn(async move {
+        match backend {
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => pool.begin().await,
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Config(format!("the task beginning a transaction failed: {e}")))??;
+    Ok(Tx::new(tx, backend, wake.clone()))
 }

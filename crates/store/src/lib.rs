@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod group;
 mod multirow;
 pub mod queue;
 pub mod tx;
@@ -14,6 +15,7 @@ pub mod worker;
 pub use clock::Clock;
 pub use db::{Backend, Db, DbOptions, SqliteSync};
 pub use error::StoreError;
+pub use group::WriteFuture;
 pub use tx::Tx;
 pub mod repo;
 mod store;

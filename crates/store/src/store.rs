@@ -4,6 +4,7 @@ use secrets::KeyRing;
 
 use crate::db::Db;
 use crate::error::StoreError;
+use crate::group::WriteFuture;
 use crate::queue::Queue;
 use crate::tx::Tx;
 
@@ -36,6 +37,21 @@ impl Store {
     /// Begins a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         self.db.begin().await
+    }
+
+    /// Runs `f` in a write transaction, grouped with other writers on SQLite: see
+    /// [`Db::write`]. Prefer it to [`Store::begin`] for the short writes of webhooks and
+    /// jobs:
+    ///
+    /// ```ignore
+    /// store.write(move |tx| Box::pin(async move { writer.do_something(tx, &x).await })).await?;
+    /// ```
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t mut Tx) -> WriteFuture<'t, T> + Send + 'static,
+    {
+        self.db.write(f).await
     }
 
     /// Now, Unix ms, by the database's clock: the clock every stored time is written with,

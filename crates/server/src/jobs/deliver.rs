@@ -94,23 +94,16 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
             return Ok(Outcome::Completed);
         }
     };
-    let mut tx = store.begin().await?;
+    let attempt = json!({
+        "attempt": job.attempt, "provider": channel.provider, "line": channel.line,
+        // What the text costs if it goes out as SMS (iMessage has no segments).
+        "sms_segments": message.sms_segments,
+        // Outside the provider's window the template goes out instead of the text.
+        "template": template.as_ref().map(|t| &t.name),
+    });
     store
-        .append_message_event(
-            &mut tx,
-            &agency.id,
-            &message.id,
-            "send.attempt",
-            json!({
-                "attempt": job.attempt, "provider": channel.provider, "line": channel.line,
-                // What the text costs if it goes out as SMS (iMessage has no segments).
-                "sms_segments": message.sms_segments,
-                // Outside the provider's window the template goes out instead of the text.
-                "template": template.as_ref().map(|t| &t.name),
-            }),
-        )
+        .note_message_event(&agency.id, &message.id, "send.attempt", attempt)
         .await?;
-    tx.commit().await?;
 
     let mut outbound = OutboundMessage {
         to,
@@ -133,39 +126,71 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
         }
         Err(failure) => Err(failure),
     };
-    let mut tx = store.begin().await?;
+    let sent = Sent {
+        agency: agency.id.clone(),
+        message,
+        channel,
+        conversation: conversation.id.clone(),
+        contact: contact.id.clone(),
+        attempt: job.attempt,
+        last_attempt: job.is_last_attempt(),
+    };
+    let writer = store.clone();
+    store
+        .write(move |tx| Box::pin(async move { record(&writer, tx, &sent, result).await }))
+        .await
+}
+
+/// What a send was about, for recording its result.
+struct Sent {
+    agency: domain::AgencyId,
+    message: Message,
+    channel: store::repo::Channel,
+    conversation: domain::ConversationId,
+    contact: domain::ContactId,
+    attempt: u32,
+    last_attempt: bool,
+}
+
+/// Records the provider's answer (or the failure) and says what becomes of the job.
+async fn record(
+    store: &Store,
+    tx: &mut store::Tx,
+    sent: &Sent,
+    result: Result<channels::SendAccepted, Failure>,
+) -> Result<Outcome, StoreError> {
     let outcome = match result {
         Ok(accepted) => {
             store
-                .set_provider_message_id(&mut tx, &message.id, &accepted.provider_message_id)
+                .set_provider_message_id(tx, &sent.message.id, &accepted.provider_message_id)
                 .await?;
             if let Some(thread) = accepted.thread.as_deref() {
                 store
-                    .set_provider_thread(&mut tx, &conversation.id, thread)
+                    .set_provider_thread(tx, &sent.conversation, thread)
                     .await?;
             }
             store
-                .append_message_event(&mut tx, &agency.id, &message.id, "send.accepted", json!({
+                .append_message_event(tx, &sent.agency, &sent.message.id, "send.accepted", json!({
                     "provider_message_id": accepted.provider_message_id, "status": accepted.status,
                 }))
                 .await?;
             let changed = store
-                .advance_message_status(&mut tx, &message, &agency.id, accepted.status, None)
+                .advance_message_status(tx, &sent.message, &sent.agency, accepted.status, None)
                 .await?;
             if let Some(status) = changed.filter(|s| *s != MessageStatus::Sent) {
-                enqueue_status(store, &mut tx, &message, &channel.location_id, status).await?;
+                enqueue_status(store, tx, &sent.message, &sent.channel.location_id, status).await?;
             }
             Outcome::Completed
         }
         Err(failure) => {
             store
                 .append_message_event(
-                    &mut tx,
-                    &agency.id,
-                    &message.id,
+                    tx,
+                    &sent.agency,
+                    &sent.message.id,
                     "send.failed",
                     json!({
-                        "attempt": job.attempt, "error": failure.detail(),
+                        "attempt": sent.attempt, "error": failure.detail(),
                     }),
                 )
                 .await?;
@@ -173,20 +198,20 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
                 Failure::OptedOut { detail } => {
                     store
                         .record_consent(
-                            &mut tx,
-                            &TenantScope::for_channel(&channel),
-                            &contact.id,
+                            tx,
+                            &TenantScope::for_channel(&sent.channel),
+                            &sent.contact,
                             ConsentChange::OptOut,
-                            &format!("{}:send", channel.provider),
+                            &format!("{}:send", sent.channel.provider),
                             &detail,
                         )
                         .await?;
                     fail_in(
                         store,
-                        &mut tx,
-                        &agency.id,
-                        &message,
-                        &channel.location_id,
+                        tx,
+                        &sent.agency,
+                        &sent.message,
+                        &sent.channel.location_id,
                         &format!("the recipient has opted out: {detail}"),
                     )
                     .await?;
@@ -195,23 +220,23 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
                 Failure::Permanent { detail } => {
                     fail_in(
                         store,
-                        &mut tx,
-                        &agency.id,
-                        &message,
-                        &channel.location_id,
+                        tx,
+                        &sent.agency,
+                        &sent.message,
+                        &sent.channel.location_id,
                         &detail,
                     )
                     .await?;
                     Outcome::Permanent { error: detail }
                 }
-                Failure::Retry { detail, after } if job.is_last_attempt() => {
+                Failure::Retry { detail, after } if sent.last_attempt => {
                     fail_in(
                         store,
-                        &mut tx,
-                        &agency.id,
-                        &message,
-                        &channel.location_id,
-                        &format!("gave up after {} attempts: {detail}", job.attempt),
+                        tx,
+                        &sent.agency,
+                        &sent.message,
+                        &sent.channel.location_id,
+                        &format!("gave up after {} attempts: {detail}", sent.attempt),
                     )
                     .await?;
                     Outcome::Retry {
@@ -223,7 +248,6 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
             }
         }
     };
-    tx.commit().await?;
     Ok(outcome)
 }
 
@@ -235,9 +259,20 @@ async fn fail(
     location: &domain::LocationId,
     reason: &str,
 ) -> Result<(), StoreError> {
-    let mut tx = store.begin().await?;
-    fail_in(store, &mut tx, agency, message, location, reason).await?;
-    tx.commit().await
+    let (writer, agency, message, location) = (
+        store.clone(),
+        agency.clone(),
+        message.clone(),
+        location.clone(),
+    );
+    let reason = reason.to_owned();
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                fail_in(&writer, tx, &agency, &message, &location, &reason).await
+            })
+        })
+        .await
 }
 
 async fn fail_in(

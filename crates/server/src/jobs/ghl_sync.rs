@@ -148,16 +148,23 @@ async fn sync_inbound_steps(
             }
             other => other?,
         };
-        let mut tx = store.begin().await?;
+        let (writer, message) = (store.clone(), c.message.id.clone());
+        let agency = agency.clone();
         store
-            .set_ghl_message_id(&mut tx, &c.message.id, &added.message_id)
+            .write(move |tx| {
+                Box::pin(async move {
+                    writer
+                        .set_ghl_message_id(tx, &message, &added.message_id)
+                        .await?;
+                    writer
+                        .append_message_event(tx, &agency, &message, "ghl.posted", json!({
+                            "ghl_message_id": added.message_id,
+                            "ghl_conversation_id": added.conversation_id,
+                        }))
+                        .await
+                })
+            })
             .await?;
-        store
-            .append_message_event(&mut tx, &agency, &c.message.id, "ghl.posted", json!({
-                "ghl_message_id": added.message_id, "ghl_conversation_id": added.conversation_id,
-            }))
-            .await?;
-        tx.commit().await?;
     }
     // Where the provider answers keywords itself (Twilio), our reply would be a second one.
     let provider_replies = channels::for_provider(c.channel.provider)
@@ -238,18 +245,29 @@ async fn ghl_contact_id(ctx: &JobContext, c: &Context) -> Result<String, Stop> {
             (upserted.contact.id, upserted.created)
         }
     };
-    let mut tx = store.begin().await?;
-    store.link_ghl_contact(&mut tx, &c.contact.id, &id).await?;
+    let (writer, contact, agency, message) = (
+        store.clone(),
+        c.contact.id.clone(),
+        c.location.agency_id.clone(),
+        c.message.id.clone(),
+    );
+    let linked = id.clone();
     store
-        .append_message_event(
-            &mut tx,
-            &c.location.agency_id,
-            &c.message.id,
-            "ghl.contact",
-            json!({"ghl_contact_id": id, "created": created}),
-        )
+        .write(move |tx| {
+            Box::pin(async move {
+                writer.link_ghl_contact(tx, &contact, &linked).await?;
+                writer
+                    .append_message_event(
+                        tx,
+                        &agency,
+                        &message,
+                        "ghl.contact",
+                        json!({"ghl_contact_id": linked, "created": created}),
+                    )
+                    .await
+            })
+        })
         .await?;
-    tx.commit().await?;
     Ok(id)
 }
 
@@ -302,17 +320,14 @@ async fn set_dnd(
             ghl::api::parse_contact_update,
         )
         .await?;
-    let mut tx = ctx.store.begin().await?;
     ctx.store
-        .append_message_event(
-            &mut tx,
+        .note_message_event(
             &c.location.agency_id,
             &c.message.id,
             "ghl.dnd",
             json!({"status": status.as_str()}),
         )
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -412,17 +427,14 @@ async fn sync_status_steps(ctx: &JobContext, p: &SyncStatus) -> Result<Outcome, 
             ghl::api::parse_status_update,
         )
         .await?;
-    let mut tx = ctx.store.begin().await?;
     ctx.store
-        .append_message_event(
-            &mut tx,
+        .note_message_event(
             &c.location.agency_id,
             &c.message.id,
             "ghl.status",
             json!({"status": status.as_str()}),
         )
         .await?;
-    tx.commit().await?;
     Ok(Outcome::Completed)
 }
 

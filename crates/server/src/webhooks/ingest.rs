@@ -1,4 +1,5 @@
-//! Applying a provider's webhook events: one transaction for the whole delivery, each event
+//! Applying a provider's webhook events: one transaction for the whole delivery (shared with
+//! other writers by group commit, `Store::write`), each event
 //! deduplicated by a receipt written with its effect, jobs enqueued in the same
 //! transaction (an outbox), committed before the provider gets its 200.
 
@@ -41,8 +42,20 @@ pub(super) async fn apply(
     channel: &Channel,
     events: Vec<WebhookEvent>,
 ) -> Result<(), StoreError> {
+    let (writer, channel) = (store.clone(), channel.clone());
+    store
+        .write(move |tx| Box::pin(async move { apply_in(&writer, tx, &channel, events).await }))
+        .await
+}
+
+/// [`apply`] inside a (group's) transaction.
+async fn apply_in(
+    store: &Store,
+    tx: &mut Tx,
+    channel: &Channel,
+    events: Vec<WebhookEvent>,
+) -> Result<(), StoreError> {
     let source = format!("{}:{}", channel.provider, channel.id);
-    let mut tx = store.begin().await?;
     for event in events {
         let Some(key) = event.dedupe_key() else {
             if let WebhookEvent::Ignored { reason } = &event {
@@ -51,19 +64,19 @@ pub(super) async fn apply(
             continue;
         };
         if !store
-            .record_webhook_receipt(&mut tx, &source, &key, Some(&channel.agency_id))
+            .record_webhook_receipt(tx, &source, &key, Some(&channel.agency_id))
             .await?
         {
             tracing::info!(channel = %channel.id, %key, "duplicate webhook event; already applied");
             continue;
         }
         match event {
-            WebhookEvent::Inbound(message) => inbound(store, &mut tx, channel, &message).await?,
-            WebhookEvent::Status(report) => status(store, &mut tx, channel, &report).await?,
+            WebhookEvent::Inbound(message) => inbound(store, tx, channel, &message).await?,
+            WebhookEvent::Status(report) => status(store, tx, channel, &report).await?,
             WebhookEvent::Ignored { .. } => {}
         }
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// Stores an inbound message and enqueues its post to GHL. A STOP is recorded here, in the

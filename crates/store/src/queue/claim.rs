@@ -30,18 +30,24 @@ impl Queue {
         let lease_until =
             now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4));
         let sql = claim_sql(self.db.backend(), kinds.len());
-        let mut query = sqlx::query(&sql)
-            .bind(now)
-            .bind(lease_until)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        for kind in kinds {
-            query = query.bind(*kind);
-        }
-        let rows = query.fetch_all(self.db.writer()).await?;
-        let mut jobs = rows
-            .iter()
-            .map(job_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // A write like any other: on SQLite it shares a commit with the writes waiting.
+        let mut jobs = self
+            .db
+            .write(move |tx| {
+                Box::pin(async move {
+                    let mut query = sqlx::query(&sql).bind(now).bind(lease_until).bind(limit);
+                    for kind in &kinds {
+                        query = query.bind(kind.as_str());
+                    }
+                    let rows = query.fetch_all(&mut **tx).await?;
+                    rows.iter()
+                        .map(job_from_row)
+                        .collect::<Result<Vec<_>, StoreError>>()
+                })
+            })
+            .await?;
         jobs.sort_by_key(|j| j.id);
         Ok(jobs)
     }

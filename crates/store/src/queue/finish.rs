@@ -55,10 +55,26 @@ impl Queue {
 
     /// Applies many outcomes in one transaction (group commit: one fsync for all of them)
     /// and returns what became of each, in order.
+    ///
+    /// On SQLite the transaction is also shared with other writers (group commit,
+    /// [`crate::Db::write`]), so a handler's last record and its job's completion often
+    /// share one fsync.
     pub async fn finish_many(&self, runs: &[(&Job, Outcome)]) -> Result<Vec<Finished>, StoreError> {
-        let mut tx = self.db.begin().await?;
-        let results = self.finish_in(&mut tx, runs).await?;
-        tx.commit().await?;
+        let owned: Vec<(Job, Outcome)> = runs
+            .iter()
+            .map(|(job, outcome)| ((*job).clone(), outcome.clone()))
+            .collect();
+        let queue = self.clone();
+        let results = self
+            .db
+            .write(move |tx| {
+                Box::pin(async move {
+                    let runs: Vec<(&Job, Outcome)> =
+                        owned.iter().map(|(j, o)| (j, o.clone())).collect();
+                    queue.finish_in(tx, &runs).await
+                })
+            })
+            .await?;
         if results
             .iter()
             .any(|r| matches!(r, Finished::Done | Finished::Dead))

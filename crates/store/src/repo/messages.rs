@@ -281,6 +281,31 @@ impl Store {
         Ok(id)
     }
 
+    /// Appends one entry to a message's timeline in a write of its own (grouped with other
+    /// writers, see [`Store::write`]), for steps that record nothing else.
+    pub async fn note_message_event(
+        &self,
+        agency_id: &domain::AgencyId,
+        message: &MessageId,
+        kind: &str,
+        detail: serde_json::Value,
+    ) -> Result<MessageEventId, StoreError> {
+        let (store, agency_id, message, kind) = (
+            self.clone(),
+            agency_id.clone(),
+            message.clone(),
+            kind.to_owned(),
+        );
+        self.write(move |tx| {
+            Box::pin(async move {
+                store
+                    .append_message_event(tx, &agency_id, &message, &kind, detail)
+                    .await
+            })
+        })
+        .await
+    }
+
     /// A message's timeline, oldest first; `NotFound` outside the scope.
     pub async fn message_timeline(
         &self,

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod conversation_state;
+mod group;
 mod keys;
 mod migrations;
 mod outbound;
