@@ -11,6 +11,11 @@
 //! PostgreSQL runs writers side by side on its pool, and two groups committing at once
 //! could take row locks in opposite orders; there a write is simply its own transaction.
 //!
+//! The task runs on a thread of its own (a one-thread tokio runtime). A grouped write is
+//! mostly round trips to SQLite's connection thread, each a few microseconds of work;
+//! scheduled among the HTTP handlers of the main runtime, the task waited its turn after
+//! every one of them, and the writer spent most of its time waiting (`docs/BENCHMARKS.md`).
+//!
 //! A piece gets the group's [`Tx`] and must do all its writing through it: calling
 //! `begin` or `write` from inside a piece waits for the group it is part of, forever.
 
@@ -56,13 +61,13 @@ impl std::fmt::Debug for GroupWriter {
 }
 
 impl GroupWriter {
-    /// Starts the writer task on the current tokio runtime. A panic inside a piece ends
-    /// that group (its transaction rolls back, its writers get an error) and the task
-    /// starts again for the next group.
+    /// Starts the writer task on a thread of its own; it ends when the last handle goes.
+    /// A panic inside a piece ends that group (its transaction rolls back, its writers get
+    /// an error) and the task starts again for the next group.
     pub(crate) fn start(pool: AnyPool, wake: Wake) -> Self {
         let (queue, waiting) = mpsc::channel(QUEUE_DEPTH);
         let waiting = Arc::new(tokio::sync::Mutex::new(waiting));
-        tokio::spawn(async move {
+        let supervise = async move {
             loop {
                 let writer = Writer {
                     pool: pool.clone(),
@@ -75,7 +80,19 @@ impl GroupWriter {
                     }
                 }
             }
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let started = runtime.and_then(|runtime| {
+            std::thread::Builder::new()
+                .name("group-writer".into())
+                .spawn(move || runtime.block_on(supervise))
         });
+        if let Err(e) = started {
+            // Without its thread the handle's sends fail, and every write says so.
+            tracing::error!(error = %e, "the group writer could not start");
+        }
         Self { queue }
     }
 
@@ -136,37 +153,55 @@ async fn run(writer: Writer, waiting: Arc<tokio::sync::Mutex<mpsc::Receiver<Piec
 }
 
 /// Runs one group in one transaction and answers every piece after the commit.
+///
+/// Each piece runs inside the savepoint `piece`: released and set again between pieces in
+/// one round trip, rolled back to on failure (which keeps it set, for the next piece).
+/// Round trips to SQLite's connection thread are what a grouped write costs most, so a
+/// group of one takes no savepoint: if it fails, the transaction rolls back.
 async fn commit(writer: &Writer, group: &mut Vec<Piece>) {
     let mut tx = match begin_on(&writer.pool, Backend::Sqlite, &writer.wake).await {
         Ok(tx) => tx,
         Err(e) => return fail_all(group, &e),
     };
+    let alone = group.len() == 1;
     let mut results = Vec::with_capacity(group.len());
     let mut dones = Vec::with_capacity(group.len());
-    let mut pieces = group.drain(..);
-    while let Some(piece) = pieces.next() {
-        dones.push(piece.done);
-        if let Err(e) = savepoint(&mut tx, "SAVEPOINT piece").await {
-            results.push(Err(e));
-            continue;
-        }
-        match (piece.run)(&mut tx).await {
-            Ok(()) => results.push(savepoint(&mut tx, "RELEASE SAVEPOINT piece").await),
-            Err(e) => {
-                let undone = savepoint(&mut tx, "ROLLBACK TO SAVEPOINT piece").await;
-                let released = savepoint(&mut tx, "RELEASE SAVEPOINT piece").await;
-                if let Err(broken) = undone.and(released) {
-                    // The transaction can't be trusted any more: nothing in it commits.
-                    drop(tx);
-                    let e = StoreError::Config(format!(
-                        "a grouped write failed ({e}) and could not be undone: {broken}"
-                    ));
-                    return fail_dones(dones.into_iter().chain(pieces.map(|p| p.done)), &e);
-                }
-                results.push(Err(e));
-            }
+    let mut pieces = group.drain(..).peekable();
+    if !alone {
+        if let Err(e) = statements(&mut tx, "SAVEPOINT piece").await {
+            drop(tx);
+            return fail_dones(pieces.map(|p| p.done), &e);
         }
     }
+    while let Some(piece) = pieces.next() {
+        dones.push(piece.done);
+        let result = (piece.run)(&mut tx).await;
+        let more = pieces.peek().is_some();
+        let between = match (&result, more) {
+            _ if alone => Ok(()),
+            (Ok(()), true) => statements(&mut tx, "RELEASE SAVEPOINT piece; SAVEPOINT piece").await,
+            (Ok(()), false) => Ok(()),
+            (Err(_), _) => statements(&mut tx, "ROLLBACK TO SAVEPOINT piece").await,
+        };
+        if let Err(broken) = between {
+            // The transaction can't be trusted any more: nothing in it commits.
+            drop(tx);
+            let e = StoreError::Config(format!(
+                "a grouped write could not be kept apart from the next: {broken}"
+            ));
+            return fail_dones(dones.into_iter().chain(pieces.map(|p| p.done)), &e);
+        }
+        if alone && result.is_err() {
+            // Dropping the transaction rolls it back.
+            drop(tx);
+            if let Some(done) = dones.pop() {
+                done(result);
+            }
+            return;
+        }
+        results.push(result);
+    }
+    // COMMIT also ends any savepoint still set.
     if let Err(e) = tx.commit().await {
         return fail_dones(dones, &e);
     }
@@ -175,8 +210,10 @@ async fn commit(writer: &Writer, group: &mut Vec<Piece>) {
     }
 }
 
-async fn savepoint(tx: &mut Tx, statement: &str) -> Result<(), StoreError> {
-    sqlx::query(statement).execute(&mut **tx).await?;
+/// Runs one or more statements (no parameters) in one round trip: SQLite's driver steps
+/// through every statement of a query's text.
+async fn statements(tx: &mut Tx, sql: &'static str) -> Result<(), StoreError> {
+    sqlx::query(sql).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -189,5 +226,103 @@ fn fail_dones(dones: impl IntoIterator<Item = Done>, e: &StoreError) {
         done(Err(StoreError::Config(format!(
             "the grouped transaction failed: {e}"
         ))));
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::TestStore;
+
+    /// A piece that records receipt `key`, then fails if `fail`; its result goes to `out`.
+    fn piece(
+        store: &crate::Store,
+        key: &str,
+        fail: bool,
+        out: std::sync::mpsc::Sender<(String, bool)>,
+    ) -> Piece {
+        let (store, key) = (store.clone(), key.to_owned());
+        let reported = key.clone();
+        Piece {
+            run: Box::new(move |tx| {
+                Box::pin(async move {
+                    store.record_webhook_receipt(tx, "t", &key, None).await?;
+                    if fail {
+                        return Err(StoreError::Conflict(key));
+                    }
+                    Ok(())
+                })
+            }),
+            done: Box::new(move |result| {
+                let _ = out.send((reported, result.is_ok()));
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_between_successes_undo_only_themselves_in_one_group() {
+        let test = TestStore::new().await;
+        if test.backend() != Backend::Sqlite {
+            return;
+        }
+        let store = test.store.clone();
+        let (out, results) = std::sync::mpsc::channel();
+        let plan = [
+            ("a", false),
+            ("b", true),
+            ("c", false),
+            ("d", false),
+            ("e", true),
+            ("f", true),
+            ("g", false),
+        ];
+        let mut group: Vec<Piece> = plan
+            .iter()
+            .map(|(key, fail)| piece(&store, key, *fail, out.clone()))
+            .collect();
+        let writer = Writer {
+            pool: store.db().writer().clone(),
+            wake: store.db().wake().clone(),
+        };
+        commit(&writer, &mut group).await;
+        let answered: Vec<(String, bool)> = results.try_iter().collect();
+        let expected: Vec<(String, bool)> = plan
+            .iter()
+            .map(|(k, fail)| ((*k).to_owned(), !fail))
+            .collect();
+        assert_eq!(answered, expected);
+        let mut kept: Vec<String> =
+            sqlx::query_scalar("SELECT external_id FROM webhook_receipts WHERE source = 't'")
+                .fetch_all(store.db().reader())
+                .await
+                .unwrap();
+        kept.sort();
+        assert_eq!(kept, ["a", "c", "d", "g"]);
+    }
+
+    #[tokio::test]
+    async fn a_group_of_one_that_fails_leaves_nothing() {
+        let test = TestStore::new().await;
+        if test.backend() != Backend::Sqlite {
+            return;
+        }
+        let store = test.store.clone();
+        let (out, results) = std::sync::mpsc::channel();
+        let mut group = vec![piece(&store, "x", true, out)];
+        let writer = Writer {
+            pool: store.db().writer().clone(),
+            wake: store.db().wake().clone(),
+        };
+        commit(&writer, &mut group).await;
+        assert_eq!(
+            results.try_iter().collect::<Vec<_>>(),
+            [("x".to_owned(), false)]
+        );
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_receipts")
+            .fetch_one(store.db().reader())
+            .await
+            .unwrap();
+        assert_eq!(count, 0);
     }
 }

@@ -268,9 +268,9 @@ async fn fail(
     let reason = reason.to_owned();
     store
         .write(move |tx| {
-            Box::pin(async move {
-                fail_in(&writer, tx, &agency, &message, &location, &reason).await
-            })
+            Box::pin(
+                async move { fail_in(&writer, tx, &agency, &message, &location, &reason).await },
+            )
         })
         .await
 }

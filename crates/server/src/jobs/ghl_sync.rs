@@ -157,10 +157,16 @@ async fn sync_inbound_steps(
                         .set_ghl_message_id(tx, &message, &added.message_id)
                         .await?;
                     writer
-                        .append_message_event(tx, &agency, &message, "ghl.posted", json!({
-                            "ghl_message_id": added.message_id,
-                            "ghl_conversation_id": added.conversation_id,
-                        }))
+                        .append_message_event(
+                            tx,
+                            &agency,
+                            &message,
+                            "ghl.posted",
+                            json!({
+                                "ghl_message_id": added.message_id,
+                                "ghl_conversation_id": added.conversation_id,
+                            }),
+                        )
                         .await
                 })
             })

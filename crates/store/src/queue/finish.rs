@@ -147,11 +147,7 @@ impl Queue {
             Outcome::RateLimited { error, after } => {
                 let run_at = now.saturating_add(millis(*after));
                 if let Some(key) = &job.pacing_key {
-                    sqlx::query(super::HOLD_PACING_KEY)
-                        .bind(key)
-                        .bind(run_at)
-                        .execute(&mut **tx)
-                        .await?;
+                    super::hold(tx, key, run_at).await?;
                 }
                 let attempt = job.attempt.saturating_sub(1);
                 (

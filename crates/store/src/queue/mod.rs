@@ -39,6 +39,14 @@ const HOLD_PACING_KEY: &str = "INSERT INTO pacing_holds (pacing_key, until_ms) V
      ON CONFLICT (pacing_key) DO UPDATE SET until_ms = excluded.until_ms \
      WHERE pacing_holds.until_ms < excluded.until_ms";
 
+/// Moves a held key's waiting jobs to the hold's end. The claim would skip them anyway
+/// (it checks `pacing_holds`), but only after reading each one: with thousands waiting
+/// behind one empty budget (a location's GHL status updates, a campaign on a 1/s line),
+/// every claim walked them all before reaching anything it could run. Their order
+/// within the key is kept: they share one `run_at` and the claim breaks ties by id.
+const DEFER_HELD_JOBS: &str = "UPDATE jobs SET run_at = $2 \
+     WHERE pacing_key = $1 AND state = 'ready' AND run_at < $2";
+
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobState {
@@ -261,12 +269,9 @@ impl Queue {
     /// Holds a pacing key until `until_ms`: jobs carrying it are not claimed before then.
     /// An earlier hold is extended, never shortened.
     pub async fn hold_pacing_key(&self, key: &str, until_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(HOLD_PACING_KEY)
-            .bind(key)
-            .bind(until_ms)
-            .execute(self.db.writer())
-            .await?;
-        Ok(())
+        let mut tx = self.db.begin().await?;
+        hold(&mut tx, key, until_ms).await?;
+        tx.commit().await
     }
 
     /// How many jobs are in each state, by kind (`done` excluded: it only grows).
@@ -311,4 +316,19 @@ fn parse_state(state: &str) -> Result<JobState, StoreError> {
 
 fn to_u32(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+/// Holds `key` until `until_ms` and defers its waiting jobs to then.
+pub(crate) async fn hold(tx: &mut Tx, key: &str, until_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(HOLD_PACING_KEY)
+        .bind(key)
+        .bind(until_ms)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(DEFER_HELD_JOBS)
+        .bind(key)
+        .bind(until_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

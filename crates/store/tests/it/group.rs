@@ -21,7 +21,9 @@ async fn write(store: &Store, key: String, fail: Option<StoreError>) -> Result<S
     store
         .write(move |tx| {
             Box::pin(async move {
-                writer.record_webhook_receipt(tx, SOURCE, &key, None).await?;
+                writer
+                    .record_webhook_receipt(tx, SOURCE, &key, None)
+                    .await?;
                 match fail {
                     Some(e) => Err(e),
                     None => Ok(key),
@@ -107,7 +109,9 @@ async fn a_panicking_write_fails_and_later_writes_still_commit() {
     let panicked = store
         .write(move |tx| {
             Box::pin(async move {
-                writer.record_webhook_receipt(tx, SOURCE, "lost", None).await?;
+                writer
+                    .record_webhook_receipt(tx, SOURCE, "lost", None)
+                    .await?;
                 if SOURCE.len() > 1 {
                     panic!("a bug in a handler");
                 }

@@ -510,3 +510,60 @@ async fn completions_in_one_batch_are_each_fenced() {
     assert_eq!(results[0], Finished::Stale);
     assert!(results[1..].iter().all(|r| *r == Finished::Done));
 }
+
+async fn run_at(test: &TestStore, id: store::queue::JobId) -> i64 {
+    sqlx::query_scalar("SELECT run_at FROM jobs WHERE id = $1")
+        .bind(id.0)
+        .fetch_one(test.store.db().reader())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_held_keys_waiting_jobs_move_to_the_holds_end_and_keep_their_order() {
+    let (test, queue, clock) = manual().await;
+    let paced = |n: u32| NewJob::new("deliver", json!({ "n": n })).paced_by("loc_a");
+    let a1 = queue.enqueue_now(paced(1)).await.unwrap();
+    let a2 = queue.enqueue_now(paced(2)).await.unwrap();
+    let a3 = queue.enqueue_now(paced(3)).await.unwrap();
+    let b1 = queue
+        .enqueue_now(NewJob::new("deliver", json!({})).paced_by("loc_b"))
+        .await
+        .unwrap();
+    let enqueued_at = clock.now_ms();
+
+    let job = queue.claim(&["deliver"], 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(job.id, a1);
+    let limited = Outcome::RateLimited {
+        error: "budget empty".into(),
+        after: Duration::from_secs(5),
+    };
+    queue.finish(&job, limited).await.unwrap();
+    let hold_end = clock.now_ms() + 5_000;
+    for id in [a1, a2, a3] {
+        assert_eq!(run_at(&test, id).await, hold_end, "job {id:?}");
+    }
+    assert_eq!(
+        run_at(&test, b1).await,
+        enqueued_at,
+        "another key is untouched"
+    );
+
+    // A shorter hold never brings them forward.
+    queue
+        .hold_pacing_key("loc_a", clock.now_ms() + 1_000)
+        .await
+        .unwrap();
+    assert_eq!(run_at(&test, a2).await, hold_end);
+
+    clock.advance(Duration::from_secs(5));
+    let claimed: Vec<_> = queue
+        .claim(&["deliver"], 10, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    // (A claim returns its jobs by id.)
+    assert_eq!(claimed, vec![a1, a2, a3, b1]);
+}
