@@ -142,6 +142,13 @@ impl KeyRing {
         self.current.version
     }
 
+    /// Every version in the ring, the current one first.
+    pub fn versions(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .map(|k| k.version)
+    }
+
     /// Seals `plaintext` under the current key, bound to `context`.
     pub fn encrypt(&self, plaintext: &[u8], context: &str) -> String {
         let key = &self.current;

@@ -191,10 +191,22 @@ pub struct TraceArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Re-seal every stored secret under the current SWITCHBOARD_MASTER_KEY. Set the new key
-    /// as SWITCHBOARD_MASTER_KEY (`N:BASE64` with a higher version N) and the old one in
-    /// SWITCHBOARD_PREVIOUS_MASTER_KEYS, run this, then drop the old key.
-    Rotate,
+    /// Print a new master key, one version above the current SWITCHBOARD_MASTER_KEY, as
+    /// `N:BASE64` (the first step of a rotation).
+    New,
+    /// Re-seal every stored secret under the current SWITCHBOARD_MASTER_KEY, in batches,
+    /// while the service runs; then retire the older versions. Set the new key (from
+    /// `keys new`) as SWITCHBOARD_MASTER_KEY and the old one in
+    /// SWITCHBOARD_PREVIOUS_MASTER_KEYS on every process, restart them, run this, then drop
+    /// the old key. Interrupted, run it again: it resumes.
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Rows re-sealed per transaction.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,8 +29,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             channel::add(cli.config.as_deref(), args).await
         }
         Command::Trace(args) => trace::run(cli.config.as_deref(), args).await,
-        Command::Keys(cli::KeysCommand::Rotate) => {
-            startup::rotate_keys(cli.config.as_deref()).await
+        Command::Keys(cli::KeysCommand::New) => startup::new_key(cli.config.as_deref()),
+        Command::Keys(cli::KeysCommand::Rotate(args)) => {
+            startup::rotate_keys(cli.config.as_deref(), args.batch).await
         }
         Command::Bench(command) => bench::run(command).await,
         Command::Demo(args) => demo::run(cli.config.as_deref(), args).await,

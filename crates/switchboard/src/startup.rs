@@ -122,16 +122,32 @@ pub(crate) async fn open_store(config: &Config) -> Result<Store> {
     Ok(store)
 }
 
-pub(crate) async fn rotate_keys(config_path: Option<&Path>) -> Result<()> {
+pub(crate) async fn rotate_keys(config_path: Option<&Path>, batch: u32) -> Result<()> {
     let config = load(config_path)?;
     let store = open_store(&config).await?;
-    let rotation = store.rotate_keys().await.context("rotating keys")?;
+    let batch = usize::try_from(batch).unwrap_or(500);
+    let rotation = store.rotate_keys(batch).await.context("rotating keys")?;
     println!("{}", serde_json::to_string(&rotation)?);
     tracing::info!(
         version = store.keys().current_version(),
-        "every secret is sealed under the current key; previous keys may now be removed"
+        "every secret is sealed under the current key; older versions are retired and may \
+         be removed from SWITCHBOARD_PREVIOUS_MASTER_KEYS"
     );
     store.db().close().await;
+    Ok(())
+}
+
+/// `keys new`: a fresh key one version above the configured one, for the next rotation.
+pub(crate) fn new_key(config_path: Option<&Path>) -> Result<()> {
+    let config = load(config_path)?;
+    let ring = key_ring(&config)?;
+    let next = ring.versions().max().unwrap_or(0).saturating_add(1);
+    println!("{}", MasterKey::generate(next).to_config_string());
+    eprintln!(
+        "Set this as SWITCHBOARD_MASTER_KEY and move the current key to \
+         SWITCHBOARD_PREVIOUS_MASTER_KEYS on every process, restart them, then run \
+         `switchboard keys rotate`."
+    );
     Ok(())
 }
 

@@ -61,7 +61,7 @@ impl Channel {
     }
 }
 
-pub(super) fn credentials_context(id: &ChannelId) -> String {
+pub(super) fn credentials_context(id: &impl std::fmt::Display) -> String {
     format!("channel:{id}:credentials")
 }
 

@@ -1,8 +1,5 @@
 //! The key ring against the database: checking it is the right one, and rotating.
 
-use domain::{ChannelId, LocationId};
-use sqlx::Row;
-
 use super::channels::credentials_context;
 use super::locations::token_context;
 use crate::error::StoreError;
@@ -11,17 +8,42 @@ use crate::store::Store;
 /// What `keys rotate` re-sealed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Rotation {
+    /// Location tokens re-sealed (access and refresh count separately).
     pub location_tokens: u64,
     pub channel_credentials: u64,
 }
 
 const KEY_CHECK: &str = "key_check";
 const KEY_CHECK_PLAINTEXT: &str = "switchboard key check";
+/// The oldest key version that may still seal or open secrets, set by `keys rotate`.
+const KEY_FLOOR: &str = "key_floor";
 
 impl Store {
     /// Fails unless the key ring opens this database's secrets. The first call on a new
     /// database seals a check value under the current key.
+    ///
+    /// Also refuses a ring whose current key is older than the last rotation's (a process
+    /// started with the old configuration would seal new secrets under a retired key), and
+    /// warns about previous keys that are retired and can be removed.
     pub async fn verify_keys(&self) -> Result<(), StoreError> {
+        let floor: Option<String> =
+            sqlx::query_scalar("SELECT value FROM app_settings WHERE name = $1")
+                .bind(KEY_FLOOR)
+                .fetch_optional(self.db().reader())
+                .await?;
+        if let Some(floor) = floor.and_then(|f| f.parse::<u32>().ok()) {
+            let current = self.keys().current_version();
+            if current < floor {
+                return Err(StoreError::Config(format!(
+                    "this database's secrets were rotated to key version {floor}, but \
+                     SWITCHBOARD_MASTER_KEY is version {current}: start with the new key"
+                )));
+            }
+            let retired: Vec<u32> = self.keys().versions().filter(|v| *v < floor).collect();
+            if !retired.is_empty() {
+                tracing::warn!(?retired, floor, "SWITCHBOARD_PREVIOUS_MASTER_KEYS holds retired key versions; nothing is sealed under them any more, remove them");
+            }
+        }
         let sealed: Option<String> =
             sqlx::query_scalar("SELECT value FROM app_settings WHERE name = $1")
                 .bind(KEY_CHECK)
@@ -51,60 +73,132 @@ impl Store {
         }
     }
 
-    /// Re-seals every stored secret that is not under the current key version, in one
-    /// transaction: after it commits, the previous keys can be removed from the ring.
-    /// Safe to re-run; values already current are left alone.
-    pub async fn rotate_keys(&self) -> Result<Rotation, StoreError> {
-        let keys = self.keys();
+    /// Re-seals every stored secret that is not under the current key version, in batches
+    /// of `batch` rows, each its own short transaction, so the service keeps running (on
+    /// SQLite a single long transaction would hold every writer back until the end).
+    /// Interrupted, it resumes where it stopped: rows already under the current key are
+    /// never selected again.
+    ///
+    /// Each row is replaced only if it still holds the value that was read
+    /// (compare-and-swap): a token the service refreshed meanwhile was sealed under the
+    /// current key by the service itself, and must not be overwritten by its older value.
+    /// When nothing is left, the key check is re-sealed and the current version recorded
+    /// as the floor (see [`Store::verify_keys`]): older versions are retired.
+    pub async fn rotate_keys(&self, batch: usize) -> Result<Rotation, StoreError> {
         let mut rotation = Rotation::default();
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query("SELECT id, access_token_enc, refresh_token_enc FROM locations WHERE access_token_enc IS NOT NULL")
-            .fetch_all(&mut *tx)
-            .await?;
-        for row in rows {
-            let id: LocationId = row.try_get::<String, _>("id")?.parse()?;
-            let access: String = row.try_get("access_token_enc")?;
-            let refresh: Option<String> = row.try_get("refresh_token_enc")?;
-            if !keys.needs_rotation(&access)
-                && !refresh.as_deref().is_some_and(|r| keys.needs_rotation(r))
-            {
-                continue;
+        for column in SEALED {
+            let resealed = self.rotate_column(column, batch.max(1)).await?;
+            match column.table {
+                "locations" => rotation.location_tokens += resealed,
+                _ => rotation.channel_credentials += resealed,
             }
-            let refresh = refresh
-                .map(|r| keys.reencrypt(&r, &token_context(&id, "refresh_token")))
-                .transpose()?;
-            sqlx::query(
-                "UPDATE locations SET access_token_enc = $1, refresh_token_enc = $2 WHERE id = $3",
-            )
-            .bind(keys.reencrypt(&access, &token_context(&id, "access_token"))?)
-            .bind(refresh)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-            rotation.location_tokens += 1;
         }
-        let rows = sqlx::query("SELECT id, credentials_enc FROM channels")
-            .fetch_all(&mut *tx)
-            .await?;
-        for row in rows {
-            let id: ChannelId = row.try_get::<String, _>("id")?.parse()?;
-            let sealed: String = row.try_get("credentials_enc")?;
-            if !keys.needs_rotation(&sealed) {
-                continue;
-            }
-            sqlx::query("UPDATE channels SET credentials_enc = $1 WHERE id = $2")
-                .bind(keys.reencrypt(&sealed, &credentials_context(&id))?)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            rotation.channel_credentials += 1;
-        }
-        sqlx::query("UPDATE app_settings SET value = $1 WHERE name = $2")
-            .bind(keys.encrypt_str(KEY_CHECK_PLAINTEXT, KEY_CHECK))
-            .bind(KEY_CHECK)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        self.retire_old_keys().await?;
         Ok(rotation)
     }
+
+    /// Re-seals one column's rows batch by batch; returns how many it replaced.
+    async fn rotate_column(&self, column: &SealedColumn, batch: usize) -> Result<u64, StoreError> {
+        let keys = self.keys();
+        let current = format!("v{}.%", keys.current_version());
+        let select = format!(
+            "SELECT id, {col} FROM {table} WHERE {col} IS NOT NULL AND {col} NOT LIKE $1 \
+             ORDER BY id LIMIT $2",
+            col = column.column,
+            table = column.table
+        );
+        let update = format!(
+            "UPDATE {table} SET {col} = $1 WHERE id = $2 AND {col} = $3",
+            col = column.column,
+            table = column.table
+        );
+        let mut resealed = 0;
+        let mut idle_rounds = 0;
+        loop {
+            let rows: Vec<(String, String)> = sqlx::query_as(&select)
+                .bind(&current)
+                .bind(i64::try_from(batch).unwrap_or(i64::MAX))
+                .fetch_all(self.db().reader())
+                .await?;
+            if rows.is_empty() {
+                return Ok(resealed);
+            }
+            let mut replaced = 0;
+            let mut tx = self.begin().await?;
+            for (id, sealed) in &rows {
+                let fresh = keys.reencrypt(sealed, &(column.context)(id))?;
+                let done = sqlx::query(&update)
+                    .bind(&fresh)
+                    .bind(id)
+                    .bind(sealed)
+                    .execute(&mut *tx)
+                    .await?;
+                replaced += done.rows_affected();
+            }
+            tx.commit().await?;
+            resealed += replaced;
+            // Rows that changed under us are read again next round. If none of a round's
+            // rows could be replaced several times over, something keeps writing them
+            // under an old key: a process still running with the old key ring.
+            idle_rounds = if replaced == 0 { idle_rounds + 1 } else { 0 };
+            if idle_rounds >= 5 {
+                return Err(StoreError::Conflict(format!(
+                    "{}.{} keeps being rewritten under an old key: restart every process with the new SWITCHBOARD_MASTER_KEY, then run keys rotate again",
+                    column.table, column.column
+                )));
+            }
+        }
+    }
+
+    /// Records that nothing is sealed under a version older than the current one any more.
+    async fn retire_old_keys(&self) -> Result<(), StoreError> {
+        let keys = self.keys();
+        let mut tx = self.begin().await?;
+        for (name, value) in [
+            (KEY_CHECK, keys.encrypt_str(KEY_CHECK_PLAINTEXT, KEY_CHECK)),
+            (KEY_FLOOR, keys.current_version().to_string()),
+        ] {
+            sqlx::query(
+                "INSERT INTO app_settings (name, value) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
 }
+
+/// Every `(table, column)` that `keys rotate` re-seals.
+pub fn sealed_columns() -> impl Iterator<Item = (&'static str, &'static str)> {
+    SEALED.iter().map(|c| (c.table, c.column))
+}
+
+/// A column holding sealed secrets, and the context each row's value is sealed with.
+/// Every sealed column must be listed here, or `keys rotate` leaves it behind (the
+/// rotation test checks every `*_enc` column of the schema is listed).
+struct SealedColumn {
+    table: &'static str,
+    column: &'static str,
+    context: fn(&str) -> String,
+}
+
+const SEALED: &[SealedColumn] = &[
+    SealedColumn {
+        table: "locations",
+        column: "access_token_enc",
+        context: |id| token_context(&id, "access_token"),
+    },
+    SealedColumn {
+        table: "locations",
+        column: "refresh_token_enc",
+        context: |id| token_context(&id, "refresh_token"),
+    },
+    SealedColumn {
+        table: "channels",
+        column: "credentials_enc",
+        context: |id| credentials_context(&id),
+    },
+];

@@ -60,7 +60,7 @@ impl Location {
     }
 }
 
-pub(super) fn token_context(id: &LocationId, which: &str) -> String {
+pub(super) fn token_context(id: &impl std::fmt::Display, which: &str) -> String {
     format!("location:{id}:{which}")
 }
 

@@ -14,7 +14,7 @@ mod records;
 pub use agencies::Agency;
 pub use channels::{Channel, NewChannel};
 pub use contacts::{ConsentChange, Contact, Conversation};
-pub use keys::Rotation;
+pub use keys::{sealed_columns, Rotation};
 pub use locations::{Location, LocationTokens, NewLocation};
 pub use messages::{Message, MessageEvent, NewMessage};
 pub use outbound::{AcceptedOutbound, OutboundOutcome, OutboundRequest};

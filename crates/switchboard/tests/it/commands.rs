@@ -214,9 +214,24 @@ fn keys_rotate_reseals_and_a_wrong_key_is_refused_at_start() {
         stderr(&out)
     );
 
+    // `keys new` proposes the next version.
     let out = run(
         dir.path(),
-        &["keys", "rotate"],
+        &["keys", "new"],
+        &[("SWITCHBOARD_MASTER_KEY", old)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let proposed = String::from_utf8(out.stdout).unwrap();
+    let parsed = secrets::MasterKey::parse(proposed.trim()).unwrap();
+    assert_eq!(parsed.version(), 2);
+    assert!(
+        !proposed.contains(&old[2..]),
+        "a fresh key, not the old one"
+    );
+
+    let out = run(
+        dir.path(),
+        &["keys", "rotate", "--batch", "2"],
         &[
             ("SWITCHBOARD_MASTER_KEY", new),
             ("SWITCHBOARD_PREVIOUS_MASTER_KEYS", old),
