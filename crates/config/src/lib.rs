@@ -109,6 +109,9 @@ pub struct Config {
     pub openai_api_key: Option<SecretString>,
     /// Outgoing mail server, `smtp://` or `smtps://`, possibly with a password. Default none.
     pub smtp_url: Option<SecretString>,
+    /// The sender of every email, `Name <address>` or `address`. Default
+    /// `Switchboard <no-reply@localhost>`.
+    pub mail_from: String,
     /// Where media is stored. Default `file://{data_dir}/media`. For `s3://`, the endpoint,
     /// region and credentials come from the standard `AWS_*` variables (`AWS_ENDPOINT`,
     /// `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`, …).
@@ -207,6 +210,11 @@ impl Config {
             smtp_url: r.opt("smtp_url", |s| {
                 parse::smtp_url(s).map(|()| SecretString::from(s.trim()))
             })?,
+            mail_from: r.or(
+                "mail_from",
+                "Switchboard <no-reply@localhost>".to_string(),
+                parse::mailbox,
+            )?,
             object_store_url: r.or_else(
                 "object_store_url",
                 || ObjectStoreUrl::File {

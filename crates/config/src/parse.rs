@@ -150,6 +150,25 @@ pub(crate) fn database_url(s: &str) -> Result<DatabaseUrl, String> {
     }
 }
 
+/// An email sender: `address` or `Name <address>`, with one `@` in the address. The full
+/// check is the mail library's, at start.
+pub(crate) fn mailbox(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let address = match (s.find('<'), s.rfind('>')) {
+        (Some(open), Some(close)) if open < close && close == s.len() - 1 => &s[open + 1..close],
+        (None, None) => s,
+        _ => return Err("is not `address` or `Name <address>`".to_string()),
+    };
+    match address.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+        {
+            Ok(s.to_string())
+        }
+        _ => Err(format!("{address:?} is not an email address")),
+    }
+}
+
 /// `smtp://…` or `smtps://…` with a host. May hold a password: never repeated.
 pub(crate) fn smtp_url(s: &str) -> Result<(), String> {
     let url = Url::parse(s.trim()).map_err(|e| format!("is not a valid URL ({e})"))?;

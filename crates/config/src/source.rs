@@ -86,6 +86,7 @@ pub(crate) const SETTINGS: &[Spec] = &[
     text("openai_api_base"),
     secret("openai_api_key"),
     secret("smtp_url"),
+    text("mail_from"),
     text("object_store_url"),
     number("media_max_bytes"),
     number("media_link_ttl_secs"),

@@ -6,6 +6,7 @@
 pub mod connectors;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod media;
 pub mod metrics;
 mod run;

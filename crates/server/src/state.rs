@@ -18,6 +18,8 @@ pub struct AppState {
     pub(crate) gauges: Arc<crate::metrics::QueueGauges>,
     /// Stored attachments and their signed links.
     pub media: crate::media::Media,
+    /// Outgoing email (invitations, password resets, notices).
+    pub mailer: crate::mail::Mailer,
 }
 
 /// Why the server's state could not be built.
@@ -27,17 +29,21 @@ pub enum StartError {
     GhlKey(#[from] ghl::Error),
     #[error(transparent)]
     Media(#[from] crate::media::MediaError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
 }
 
 impl AppState {
-    /// Fails when the configured GHL webhook key is not a usable Ed25519 PEM, or the media
-    /// store cannot be opened. Starts the outbound intake task, so it must be called inside
+    /// Fails when the configured GHL webhook key is not a usable Ed25519 PEM, the media
+    /// store cannot be opened, or the mail server URL or sender is unusable. Starts the outbound intake task, so it must be called inside
     /// a tokio runtime.
     pub fn new(store: Store, config: Arc<config::Config>) -> Result<Self, StartError> {
         let ghl_keys = ghl::webhook::WebhookKeys::with_ed25519(&config.ghl_webhook_public_key)?;
         let media = crate::media::Media::from_config(&config, &store)?;
+        let mailer = crate::mail::Mailer::from_config(&config)?;
         Ok(Self {
             media,
+            mailer,
             outbound_intake: crate::webhooks::OutboundIntake::start(store.clone()),
             store,
             config,

@@ -1,0 +1,172 @@
+//! Email through a real SMTP server: Python's `aiosmtpd` (installed by `.ci/run`), run as
+//! a process that stores what it receives in a maildir.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use server::mail::{Mail, MailError, Mailer};
+
+/// A local SMTP server keeping every message as a file under `maildir/new`.
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    fn start() -> Self {
+        let port = free_port();
+        let maildir = tempfile::tempdir().unwrap();
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir.path().join("mail"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd (pip install aiosmtpd) runs the test SMTP server");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the SMTP server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// Every message received so far, raw.
+    fn received(&self) -> Vec<String> {
+        let new: PathBuf = self.maildir.path().join("mail").join("new");
+        let Ok(entries) = std::fs::read_dir(new) else {
+            return Vec::new();
+        };
+        entries
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mailer(env: &[(&str, &str)]) -> Result<Mailer, MailError> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars: Vec<(String, String)> = vec![(
+        "SWITCHBOARD_DATA_DIR".into(),
+        dir.path().display().to_string(),
+    )];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Arc::new(config::Config::load(None, vars).unwrap().config);
+    Mailer::from_config(&config)
+}
+
+fn invitation(to: &str) -> Mail {
+    Mail {
+        to: to.into(),
+        subject: "You are invited to Switchboard".into(),
+        text: "Open https://switchboard.example/invite/abc to choose a password.".into(),
+    }
+}
+
+#[tokio::test]
+async fn an_email_reaches_the_smtp_server_with_its_sender_recipient_and_text() {
+    let smtp = SmtpServer::start();
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let mailer = mailer(&[
+        ("SWITCHBOARD_SMTP_URL", &url),
+        ("SWITCHBOARD_MAIL_FROM", "Acme Texting <hello@acme.example>"),
+    ])
+    .unwrap();
+    assert!(mailer.is_configured());
+    mailer
+        .send(&invitation("Ana <ana@client.example>"))
+        .await
+        .unwrap();
+    let received = smtp.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let mail = &received[0];
+    assert!(
+        mail.contains("From: \"Acme Texting\" <hello@acme.example>"),
+        "{mail}"
+    );
+    assert!(mail.contains("To: Ana <ana@client.example>"), "{mail}");
+    assert!(
+        mail.contains("Subject: You are invited to Switchboard"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("https://switchboard.example/invite/abc"),
+        "{mail}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_recipient_is_refused_before_anything_is_sent() {
+    let smtp = SmtpServer::start();
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let mailer = mailer(&[("SWITCHBOARD_SMTP_URL", &url)]).unwrap();
+    for bad in ["", "not an address", "a@b\r\nBcc: victim@example.com"] {
+        let e = mailer.send(&invitation(bad)).await.unwrap_err();
+        assert!(matches!(e, MailError::BadAddress(..)), "{bad:?}: {e}");
+    }
+    assert!(smtp.received().is_empty());
+}
+
+#[tokio::test]
+async fn without_a_server_sending_says_so() {
+    let mailer = mailer(&[]).unwrap();
+    assert!(!mailer.is_configured());
+    let e = mailer
+        .send(&invitation("ana@client.example"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailError::NotConfigured), "{e}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_an_error_that_does_not_repeat_its_password() {
+    let url = format!("smtp://mailer:s3cret-pass@127.0.0.1:{}", free_port());
+    let mailer = mailer(&[("SWITCHBOARD_SMTP_URL", &url)]).unwrap();
+    let e = mailer
+        .send(&invitation("ana@client.example"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailError::Send(_)), "{e}");
+    assert!(!e.to_string().contains("s3cret-pass"), "{e}");
+    assert!(!format!("{mailer:?}").contains("s3cret-pass"));
+}
+
+#[test]
+fn a_bad_sender_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = vec![
+        (
+            "SWITCHBOARD_DATA_DIR".to_string(),
+            dir.path().display().to_string(),
+        ),
+        (
+            "SWITCHBOARD_MAIL_FROM".to_string(),
+            "no at sign".to_string(),
+        ),
+    ];
+    assert!(config::Config::load(None, vars).is_err());
+}
