@@ -4,6 +4,7 @@
 mod agencies;
 mod channels;
 mod contacts;
+mod installations;
 mod keys;
 mod locations;
 mod message_lookups;
@@ -14,6 +15,7 @@ mod records;
 pub use agencies::Agency;
 pub use channels::{Channel, NewChannel};
 pub use contacts::{ConsentChange, Contact, Conversation};
+pub use installations::{Installation, InstallationTokens, NewInstallation};
 pub use keys::Rotation;
 pub use locations::{Location, LocationTokens, NewLocation};
 pub use messages::{Message, MessageEvent, NewMessage};
