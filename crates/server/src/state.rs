@@ -18,6 +18,8 @@ pub struct AppState {
     pub(crate) gauges: Arc<crate::metrics::QueueGauges>,
     /// Stored attachments and their signed links.
     pub media: crate::media::Media,
+    /// The HTTP side's calls to GHL (the install callback's code exchange).
+    pub(crate) ghl_outbound: Arc<outbound::Outbound>,
 }
 
 /// Why the server's state could not be built.
@@ -27,6 +29,8 @@ pub enum StartError {
     GhlKey(#[from] ghl::Error),
     #[error(transparent)]
     Media(#[from] crate::media::MediaError),
+    #[error(transparent)]
+    Http(#[from] std::io::Error),
 }
 
 impl AppState {
@@ -36,7 +40,9 @@ impl AppState {
     pub fn new(store: Store, config: Arc<config::Config>) -> Result<Self, StartError> {
         let ghl_keys = ghl::webhook::WebhookKeys::with_ed25519(&config.ghl_webhook_public_key)?;
         let media = crate::media::Media::from_config(&config, &store)?;
+        let ghl_outbound = crate::connectors::Connectors::new(&config)?.outbound;
         Ok(Self {
+            ghl_outbound,
             media,
             outbound_intake: crate::webhooks::OutboundIntake::start(store.clone()),
             store,

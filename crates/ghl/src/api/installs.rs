@@ -65,3 +65,13 @@ pub fn parse_installed_locations(response: &ApiResponse) -> Result<InstalledLoca
     }
     Err(super::classify(response))
 }
+
+/// [`location_token_request`](super::location_token_request) with the agency (Company)
+/// token `api` carries.
+pub fn agency_location_token_request(
+    api: &Api<'_>,
+    company_id: &str,
+    location_id: &str,
+) -> ApiRequest {
+    super::location_token_request(api.base, api.access_token, company_id, location_id)
+}

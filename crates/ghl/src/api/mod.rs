@@ -26,8 +26,8 @@ pub use conversations::{
     ProviderError,
 };
 pub use installs::{
-    installed_locations_request, parse_installed_locations, InstalledLocation, InstalledLocations,
-    INSTALLED_LOCATIONS_PAGE,
+    agency_location_token_request, installed_locations_request, parse_installed_locations,
+    InstalledLocation, InstalledLocations, INSTALLED_LOCATIONS_PAGE,
 };
 pub use oauth::{
     exchange_code_request, location_token_request, parse_token, refresh_token_request, TokenGrant,

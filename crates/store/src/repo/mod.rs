@@ -23,6 +23,9 @@ pub use outbound::{AcceptedOutbound, OutboundOutcome, OutboundRequest};
 
 use sqlx::any::AnyRow;
 
+/// The status of an agency or location whose install was removed: kept, never acted for.
+pub const UNINSTALLED: &str = "uninstalled";
+
 use crate::error::StoreError;
 use crate::store::Store;
 use crate::tenant::TenantScope;
