@@ -5,6 +5,7 @@
 mod bridge;
 mod ghl_provider;
 mod http;
+mod install;
 mod media;
 mod sendblue;
 mod twilio;
