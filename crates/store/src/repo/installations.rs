@@ -71,6 +71,37 @@ fn token_context(ghl_id: &str, which: &str) -> String {
 }
 
 impl Store {
+    /// Re-seals the installs' tokens not under the current key (part of `rotate_keys`).
+    pub(super) async fn rotate_installation_tokens(&self, tx: &mut Tx) -> Result<u64, StoreError> {
+        let keys = self.keys();
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT ghl_id, access_token_enc, refresh_token_enc FROM installations")
+                .fetch_all(&mut **tx)
+                .await?;
+        let mut rotated = 0;
+        for (ghl_id, access, refresh) in rows {
+            if !keys.needs_rotation(&access)
+                && !refresh.as_deref().is_some_and(|r| keys.needs_rotation(r))
+            {
+                continue;
+            }
+            let refresh = refresh
+                .map(|r| keys.reencrypt(&r, &token_context(&ghl_id, "refresh_token")))
+                .transpose()?;
+            sqlx::query(
+                "UPDATE installations SET access_token_enc = $1, refresh_token_enc = $2 \
+                 WHERE ghl_id = $3",
+            )
+            .bind(keys.reencrypt(&access, &token_context(&ghl_id, "access_token"))?)
+            .bind(refresh)
+            .bind(&ghl_id)
+            .execute(&mut **tx)
+            .await?;
+            rotated += 1;
+        }
+        Ok(rotated)
+    }
+
     /// Records an install, or refreshes the same target's: new tokens, active again. The
     /// installing user and plan are kept when the new grant doesn't name them.
     pub async fn upsert_installation(

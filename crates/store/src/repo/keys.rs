@@ -13,6 +13,7 @@ use crate::store::Store;
 pub struct Rotation {
     pub location_tokens: u64,
     pub channel_credentials: u64,
+    pub installation_tokens: u64,
 }
 
 const KEY_CHECK: &str = "key_check";
@@ -99,6 +100,7 @@ impl Store {
                 .await?;
             rotation.channel_credentials += 1;
         }
+        rotation.installation_tokens = self.rotate_installation_tokens(&mut tx).await?;
         sqlx::query("UPDATE app_settings SET value = $1 WHERE name = $2")
             .bind(keys.encrypt_str(KEY_CHECK_PLAINTEXT, KEY_CHECK))
             .bind(KEY_CHECK)
