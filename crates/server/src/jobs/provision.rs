@@ -146,12 +146,15 @@ async fn installed_locations(
                 .filter(|l| l.is_installed != Some(false))
                 .map(|l| l.id),
         );
-        let total = listed.count.unwrap_or(0);
-        if got < INSTALLED_LOCATIONS_PAGE as usize || u64::from(skip) + got as u64 >= total {
+        // A short page is the last; so is reaching `count`, when GHL gives it.
+        let seen = u64::from(skip) + got as u64;
+        if got < INSTALLED_LOCATIONS_PAGE as usize || listed.count.is_some_and(|n| seen >= n) {
             break;
         }
     }
-    found.dedup();
+    // Pages can shift while installs change; each location once, in GHL's order.
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|id| seen.insert(id.clone()));
     Ok(found)
 }
 
