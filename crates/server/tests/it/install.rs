@@ -17,6 +17,7 @@ const CLIENT_ID: &str = "sbapp-client";
 const PROVIDER_ID: &str = "cp-install";
 
 struct Install {
+    sim: Sandbox,
     sandbox: String,
     gateway: String,
     /// Follows no redirects, so each hop can be checked.
@@ -28,6 +29,11 @@ struct Install {
 
 impl Install {
     async fn start() -> Self {
+        Self::start_with(SandboxOptions::default().ghl_token_expires_in).await
+    }
+
+    /// With GHL's tokens living `token_lifetime` seconds.
+    async fn start_with(token_lifetime: u64) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -35,6 +41,7 @@ impl Install {
         let sim = Sandbox::new(SandboxOptions {
             ghl_client_id: Some(CLIENT_ID.into()),
             ghl_client_secret: Some("client-secret".into()),
+            ghl_token_expires_in: token_lifetime,
             ..SandboxOptions::default()
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -98,6 +105,7 @@ impl Install {
             drop(data);
         });
         Self {
+            sim,
             sandbox,
             gateway,
             client,
@@ -499,6 +507,37 @@ async fn plan_change_records_the_new_plan() {
             .plan_id
             .as_deref(),
         Some("plan-pro")
+    );
+    it.stop().await;
+}
+
+#[tokio::test]
+async fn an_agency_token_about_to_expire_is_refreshed_before_provisioning() {
+    // A minute is inside the refresh margin: provisioning must refresh the Company token
+    // (GHL rotates its refresh token) before listing and minting.
+    let it = Install::start_with(60).await;
+    assert_eq!(
+        it.install("companyId=coShort&locationIds=locShort1,locShort2")
+            .await
+            .status(),
+        200
+    );
+    it.provisioned("coShort", 2).await;
+    let refreshes = it
+        .sim
+        .requests("ghl")
+        .into_iter()
+        .filter(|r| r.path.ends_with("/oauth/token"))
+        .filter(|r| {
+            let body = r.body.as_str().unwrap_or_default();
+            body.contains("grant_type=refresh_token") && body.contains("user_type=Company")
+        })
+        .count();
+    assert!(refreshes >= 1, "the Company token was refreshed");
+    let tokens = it.test.store.installation_tokens("coShort").await.unwrap();
+    assert!(
+        tokens.refresh_token.is_some(),
+        "the rotated refresh token is kept"
     );
     it.stop().await;
 }
