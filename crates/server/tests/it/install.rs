@@ -435,6 +435,46 @@ async fn uninstall_deactivates_and_keeps_data_and_reinstall_reactivates() {
         .unwrap();
     assert_eq!(delivery["gatewayStatus"], 403, "{delivery}");
 
+    // Its jobs don't call GHL: the connector refuses before building a request.
+    let config = config::Config::load(
+        None,
+        vec![("SWITCHBOARD_DATA_DIR".to_string(), "unused".to_string())],
+    )
+    .unwrap()
+    .config;
+    let connectors = server::connectors::Connectors::new(&config).unwrap();
+    let uninstalled = it
+        .test
+        .store
+        .location_for_operator(&first.id)
+        .await
+        .unwrap();
+    let built = std::sync::atomic::AtomicBool::new(false);
+    let refused = connectors
+        .ghl
+        .call(
+            &it.test.store,
+            &uninstalled,
+            "test",
+            |_| {
+                built.store(true, std::sync::atomic::Ordering::SeqCst);
+                outbound::ApiRequest::new(reqwest::Method::GET, "http://127.0.0.1:9/never")
+            },
+            |_| Ok(()),
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(ghl::Error::Call(outbound::Failure::Permanent { .. }))
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        !built.load(std::sync::atomic::Ordering::SeqCst),
+        "no request built"
+    );
+
     // The whole agency is uninstalled.
     it.marketplace(json!({"type": "UNINSTALL", "companyId": "coGone"}))
         .await;
