@@ -96,6 +96,16 @@ pub struct Config {
     pub ghl_client_id: Option<String>,
     /// GHL Marketplace app client secret. Default none.
     pub ghl_client_secret: Option<SecretString>,
+    /// Where `GET /install` sends the browser for GHL's consent screen (the white-label
+    /// one is `https://marketplace.leadconnectorhq.com`). Default
+    /// `https://marketplace.gohighlevel.com`.
+    pub ghl_marketplace_url: String,
+    /// The conversation provider id GHL shows in the app's settings, given to every
+    /// location an install provisions. Default none (set per location with `location add`).
+    pub ghl_conversation_provider_id: Option<String>,
+    /// Days an uninstalled agency's or location's data is kept before it may be purged.
+    /// Default 30.
+    pub uninstall_retention_days: u32,
     /// Stripe secret API key (billing). Default none: billing off.
     pub stripe_api_key: Option<SecretString>,
     /// Stripe API base URL. Default `https://api.stripe.com`.
@@ -202,6 +212,13 @@ impl Config {
             )?,
             ghl_client_id: r.opt("ghl_client_id", |s| Ok(s.trim().to_string()))?,
             ghl_client_secret: r.secret("ghl_client_secret")?,
+            ghl_marketplace_url: r
+                .url("ghl_marketplace_url", "https://marketplace.gohighlevel.com")?,
+            ghl_conversation_provider_id: r
+                .opt("ghl_conversation_provider_id", |s| Ok(s.trim().to_string()))?,
+            uninstall_retention_days: r.or("uninstall_retention_days", 30, |s| {
+                parse::number(s, 0, 3650)
+            })?,
             stripe_api_key: r.secret("stripe_api_key")?,
             stripe_api_base: r.url("stripe_api_base", "https://api.stripe.com")?,
             stripe_webhook_secret: r.secret("stripe_webhook_secret")?,

@@ -5,6 +5,7 @@
 
 pub mod connectors;
 pub mod http;
+pub mod install;
 pub mod jobs;
 pub mod mail;
 pub mod media;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub media: crate::media::Media,
     /// Outgoing email (invitations, password resets, notices).
     pub mailer: crate::mail::Mailer,
+    /// The HTTP side's calls to GHL (the install callback's code exchange).
+    pub(crate) ghl_outbound: Arc<outbound::Outbound>,
 }
 
 /// Why the server's state could not be built.
@@ -31,6 +33,8 @@ pub enum StartError {
     Media(#[from] crate::media::MediaError),
     #[error(transparent)]
     Mail(#[from] crate::mail::MailError),
+    #[error(transparent)]
+    Http(#[from] std::io::Error),
 }
 
 impl AppState {
@@ -41,7 +45,9 @@ impl AppState {
         let ghl_keys = ghl::webhook::WebhookKeys::with_ed25519(&config.ghl_webhook_public_key)?;
         let media = crate::media::Media::from_config(&config, &store)?;
         let mailer = crate::mail::Mailer::from_config(&config)?;
+        let ghl_outbound = crate::connectors::Connectors::new(&config)?.outbound;
         Ok(Self {
+            ghl_outbound,
             media,
             mailer,
             outbound_intake: crate::webhooks::OutboundIntake::start(store.clone()),

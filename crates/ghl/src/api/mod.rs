@@ -7,6 +7,7 @@
 mod classify;
 mod contacts;
 mod conversations;
+mod installs;
 mod oauth;
 
 use std::fmt;
@@ -23,6 +24,10 @@ pub use contacts::{
 pub use conversations::{
     parse_inbound_message, parse_status_update, AddedMessage, GhlMessageStatus, InboundMessage,
     ProviderError,
+};
+pub use installs::{
+    agency_location_token_request, installed_locations_request, parse_installed_locations,
+    InstalledLocation, InstalledLocations, INSTALLED_LOCATIONS_PAGE,
 };
 pub use oauth::{
     exchange_code_request, location_token_request, parse_token, refresh_token_request, TokenGrant,

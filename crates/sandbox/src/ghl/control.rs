@@ -31,6 +31,7 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route("/ghl/public-key", get(public_key))
         .route("/ghl/outbound", post(outbound))
         .route("/ghl/events", post(event))
+        .route("/ghl/marketplace", post(super::lifecycle::marketplace))
         .route("/ghl/contacts", get(list_contacts).post(seed_contact))
         .route("/ghl/messages", get(list_messages))
         .with_state(shared)
@@ -137,7 +138,7 @@ async fn auth_code(State(shared): State<Shared>, body: Bytes) -> Result<Json<Val
     let id = location_id.unwrap_or_else(crate::ids::ghl_id);
     let mut state = lock(&shared.ghl);
     state.ensure_location(&id, shared.options.ghl_token_expires_in);
-    let code = issue_code(&mut state, &id, redirect_uri);
+    let code = issue_code(&mut state, &id, None, redirect_uri);
     Ok(Json(json!({"code": code, "locationId": id})))
 }
 

@@ -6,11 +6,13 @@
 //! `conversationProviderId`, the dropped phone in an upsert that matches two contacts), the
 //! simulator reproduces it, because those are exactly the cases a gateway gets wrong.
 
+mod agency;
 mod contact_store;
 mod contacts;
 pub(crate) mod control;
 mod conversations;
 mod gate;
+mod lifecycle;
 mod oauth;
 mod outbound;
 mod schema;
@@ -78,6 +80,8 @@ pub(crate) struct AccessGrant {
 #[derive(Debug, Clone)]
 pub(crate) struct AuthCode {
     pub location_id: String,
+    /// Set for an agency-level approval: the code then grants a Company token.
+    pub company_id: Option<String>,
     pub redirect_uri: Option<String>,
     pub expires_at: Instant,
 }
@@ -125,6 +129,12 @@ pub(crate) struct GhlState {
     /// Live refresh tokens → location. A used token is removed: GHL rotates them on every use.
     pub refresh_tokens: HashMap<String, String>,
     pub auth_codes: HashMap<String, AuthCode>,
+    /// Agency-level installs, by company id.
+    pub companies: HashMap<String, agency::Company>,
+    /// Live Company access tokens (they can't call location APIs).
+    pub company_tokens: HashMap<String, agency::CompanyGrant>,
+    /// Live Company refresh tokens → company; rotated like location ones.
+    pub company_refresh_tokens: HashMap<String, String>,
     /// Contacts as GHL returns them (`GetContectByIdSchema` shape), by id.
     pub contacts: HashMap<String, Map<String, Value>>,
     /// Contact ids in creation order, for stable listings.
@@ -246,6 +256,11 @@ fn api(shared: Shared) -> Router {
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/chooselocation", get(oauth::choose_location))
         .route("/v2/oauth/chooselocation", get(oauth::choose_location))
+        .route("/oauth/locationToken", post(agency::location_token))
+        .route(
+            "/oauth/installedLocations",
+            get(agency::installed_locations),
+        )
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)

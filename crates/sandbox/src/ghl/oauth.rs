@@ -22,7 +22,7 @@ use crate::{clock, ids};
 
 /// How long an authorization code may wait for its exchange.
 const CODE_LIFETIME: Duration = Duration::from_secs(600);
-const SCOPE: &str =
+pub(crate) const SCOPE: &str =
     "conversations/message.readonly conversations/message.write conversations.readonly \
                      conversations.write contacts.readonly contacts.write";
 
@@ -72,9 +72,12 @@ pub(crate) fn register_tokens(
 }
 
 /// Mint a single-use authorization code for `location_id`.
+/// With `company_id`, the code grants that company's Company token (an agency-level
+/// approval); otherwise a Location token for `location_id`.
 pub(crate) fn issue_code(
     state: &mut GhlState,
     location_id: &str,
+    company_id: Option<String>,
     redirect_uri: Option<String>,
 ) -> String {
     let code = ids::uuid_v4().replace('-', "");
@@ -82,6 +85,7 @@ pub(crate) fn issue_code(
         code.clone(),
         super::AuthCode {
             location_id: location_id.to_owned(),
+            company_id,
             redirect_uri,
             expires_at: clock::deadline(CODE_LIFETIME),
         },
@@ -175,11 +179,28 @@ pub(crate) async fn token(
                     );
                 }
             }
+            if let Some(company) = code.company_id {
+                let body = super::agency::company_token_response(
+                    &mut state,
+                    &company,
+                    opts.ghl_token_expires_in,
+                );
+                return Json(body).into_response();
+            }
             code.location_id
         }
         Some("refresh_token") => {
+            let given = get("refresh_token").unwrap_or_default();
+            if let Some(company) = state.company_refresh_tokens.remove(given) {
+                let body = super::agency::company_token_response(
+                    &mut state,
+                    &company,
+                    opts.ghl_token_expires_in,
+                );
+                return Json(body).into_response();
+            }
             // Removing it is the rotation: the old refresh token never works again.
-            match get("refresh_token").and_then(|t| state.refresh_tokens.remove(t)) {
+            match state.refresh_tokens.remove(given) {
                 Some(location_id) => location_id,
                 None => {
                     return oauth_error("invalid_grant", "Invalid grant: refresh token is invalid")
@@ -217,7 +238,10 @@ pub(crate) fn token_response(location: &super::Location, access: &str, refresh: 
 }
 
 /// The consent page, approved at once: redirects to `redirect_uri?code=…`. A sandbox-only
-/// `locationId` query parameter picks the location (a new one otherwise).
+/// `locationId` query parameter picks the location (a new one otherwise). The sandbox-only
+/// `companyId` approves at agency level instead: the company, with the comma-separated
+/// `locationIds` (one new location otherwise), gets the app and the code grants a Company
+/// token.
 pub(crate) async fn choose_location(
     State(shared): State<Shared>,
     Query(query): Query<HashMap<String, String>>,
@@ -237,10 +261,29 @@ pub(crate) async fn choose_location(
         }
     }
     let location_id = query.get("locationId").cloned().unwrap_or_else(ids::ghl_id);
+    let expires_in = shared.options.ghl_token_expires_in;
+    let company_id = query.get("companyId").filter(|c| !c.is_empty()).cloned();
     let code = {
         let mut state = lock(&shared.ghl);
-        state.ensure_location(&location_id, shared.options.ghl_token_expires_in);
-        issue_code(&mut state, &location_id, query.get("redirect_uri").cloned())
+        match &company_id {
+            Some(company) => {
+                let locations: Vec<String> = match query.get("locationIds") {
+                    Some(list) => list
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    None => vec![location_id.clone()],
+                };
+                super::agency::install_company(&mut state, company, &locations, expires_in);
+            }
+            None => {
+                state.ensure_location(&location_id, expires_in);
+            }
+        }
+        let redirect_uri = query.get("redirect_uri").cloned();
+        issue_code(&mut state, &location_id, company_id, redirect_uri)
     };
     let mut target = redirect;
     target.query_pairs_mut().append_pair("code", &code);

@@ -29,7 +29,7 @@ pub const GHL_RATE: Rate = Rate {
     interval: Duration::from_millis(10_250),
 };
 /// Refresh this long before the access token expires.
-const REFRESH_MARGIN_MS: i64 = 5 * 60 * 1000;
+pub(super) const REFRESH_MARGIN_MS: i64 = 5 * 60 * 1000;
 /// How long one process may hold a location's refresh lease.
 const REFRESH_LEASE_MS: i64 = 30_000;
 /// How often a waiting caller looks for the new token, and for how long.
@@ -39,11 +39,11 @@ const REFRESH_WAIT_ROUNDS: u32 = 300;
 /// GHL as the job handlers call it.
 #[derive(Clone)]
 pub struct Ghl {
-    outbound: Arc<Outbound>,
-    base: String,
-    client_id: Option<String>,
-    client_secret: Option<SecretString>,
-    refreshing: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    pub(super) outbound: Arc<Outbound>,
+    pub(super) base: String,
+    pub(super) client_id: Option<String>,
+    pub(super) client_secret: Option<SecretString>,
+    pub(super) refreshing: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl std::fmt::Debug for Ghl {
@@ -54,7 +54,7 @@ impl std::fmt::Debug for Ghl {
     }
 }
 
-fn store_failure(e: StoreError) -> ghl::Error {
+pub(super) fn store_failure(e: StoreError) -> ghl::Error {
     ghl::Error::Call(Failure::Retry {
         detail: format!("storage: {e}"),
         after: None,
@@ -82,6 +82,14 @@ impl Ghl {
         build: impl Fn(&Api<'_>) -> ApiRequest,
         parse: impl Fn(&ApiResponse) -> Result<T, ghl::Error>,
     ) -> Result<T, ghl::Error> {
+        if location.status == store::repo::UNINSTALLED {
+            return Err(ghl::Error::Call(Failure::Permanent {
+                detail: format!(
+                    "location {} is uninstalled: GHL is not called for it",
+                    location.id
+                ),
+            }));
+        }
         let mut tokens = self.valid_tokens(store, location).await?;
         let call = Call::new("ghl", operation, format!("ghl:{}", location.id))
             .with_budget(ghl_pacing_key(&location.id), GHL_RATE);

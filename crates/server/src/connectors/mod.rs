@@ -3,6 +3,7 @@
 //! the store (tokens, credentials).
 
 mod channel;
+mod ghl_agency;
 mod ghl_session;
 mod window;
 

@@ -4,6 +4,7 @@
 //! - `sync_inbound`: post an inbound message to GHL, then act on STOP/START/HELP (flow 2).
 //! - `sync_status`: mirror a message's status to GHL.
 //! - `fail_in_ghl`: tell GHL a message it sent can't be delivered at all.
+//! - `provision`: set up a Marketplace install's locations and their tokens.
 //!
 //! Every handler is idempotent, because a job whose worker died after its external call
 //! runs again: it checks what is already recorded before calling, and records the result
@@ -11,6 +12,7 @@
 
 mod deliver;
 mod ghl_sync;
+mod provision;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +42,7 @@ pub fn handlers(ctx: JobContext) -> Handlers {
         .on(SYNC_INBOUND, run(&ctx, ghl_sync::sync_inbound))
         .on(SYNC_STATUS, run(&ctx, ghl_sync::sync_status))
         .on(FAIL_IN_GHL, run(&ctx, ghl_sync::fail_in_ghl))
+        .on(crate::install::PROVISION, run(&ctx, provision::provision))
 }
 
 /// Adapts `handler(ctx, job, payload)` to the pool: a payload that doesn't parse is a

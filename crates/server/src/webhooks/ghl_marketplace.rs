@@ -5,8 +5,7 @@
 //! checked for freshness when it carries a timestamp. `ContactDndUpdate` keeps our consent
 //! in step with GHL: DND on SMS set in GHL (by an agent, a workflow, or our own STOP
 //! handling echoed back) is an opt-out here, lifted DND an opt-in; only a real change is
-//! logged. Install, uninstall and plan changes are acknowledged and recorded; acting on
-//! them is the Marketplace install work (issue 5).
+//! logged. Install, uninstall and plan changes are acted on in `lifecycle.rs`.
 
 use std::time::{Duration, SystemTime};
 
@@ -52,6 +51,7 @@ pub(super) async fn receive(
         },
         _ => None,
     };
+    let lifecycle = super::lifecycle::prepare(store, &event).await?;
     let mut tx = store.begin().await?;
     if let Some(id) = event.webhook_id() {
         if !store
@@ -66,13 +66,18 @@ pub(super) async fn receive(
             Some(location) => dnd(&state, &mut tx, location, update).await?,
             None => "unknown_location",
         },
-        other => {
-            tracing::info!(
-                kind = other.kind(),
-                "Marketplace event recorded, not acted on yet"
-            );
-            "recorded"
-        }
+        other => match lifecycle {
+            Some(lifecycle) => {
+                super::lifecycle::apply(store, &state.config, &mut tx, lifecycle).await?
+            }
+            None => {
+                tracing::info!(
+                    kind = other.kind(),
+                    "Marketplace event recorded, not acted on"
+                );
+                "recorded"
+            }
+        },
     };
     tx.commit().await?;
     Ok((StatusCode::OK, Json(json!({"status": outcome}))))

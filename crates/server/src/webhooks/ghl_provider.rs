@@ -99,6 +99,16 @@ pub(super) async fn receive(
                 "no such location",
             ))
         }
+        OutboundOutcome::Uninstalled(location) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "location_uninstalled",
+                format!(
+                    "Switchboard was uninstalled from location {}; reinstall the app to send",
+                    location.ghl_location_id
+                ),
+            ))
+        }
         OutboundOutcome::NoChannel(location) => {
             return fail_in_ghl(&state.store, &location, &payload).await
         }

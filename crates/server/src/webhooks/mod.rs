@@ -6,6 +6,7 @@ mod channel;
 mod ghl_marketplace;
 mod ghl_provider;
 mod ingest;
+mod lifecycle;
 mod outbound_intake;
 
 pub use ghl_provider::{line_pacing_key, DELIVER, FAIL_IN_GHL};

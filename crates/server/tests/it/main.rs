@@ -5,6 +5,7 @@
 mod bridge;
 mod ghl_provider;
 mod http;
+mod install;
 mod mail;
 mod media;
 mod sendblue;

@@ -20,7 +20,7 @@ pub struct Agency {
 }
 
 impl Agency {
-    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: row.try_get::<String, _>("id")?.parse()?,
             name: row.try_get("name")?,

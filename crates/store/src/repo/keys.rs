@@ -1,6 +1,7 @@
 //! The key ring against the database: checking it is the right one, and rotating.
 
 use super::channels::credentials_context;
+use super::installations::token_context as installation_token_context;
 use super::locations::token_context;
 use crate::error::StoreError;
 use crate::store::Store;
@@ -11,6 +12,8 @@ pub struct Rotation {
     /// Location tokens re-sealed (access and refresh count separately).
     pub location_tokens: u64,
     pub channel_credentials: u64,
+    /// Marketplace install tokens re-sealed (access and refresh count separately).
+    pub installation_tokens: u64,
 }
 
 const KEY_CHECK: &str = "key_check";
@@ -90,6 +93,7 @@ impl Store {
             let resealed = self.rotate_column(column, batch.max(1)).await?;
             match column.table {
                 "locations" => rotation.location_tokens += resealed,
+                "installations" => rotation.installation_tokens += resealed,
                 _ => rotation.channel_credentials += resealed,
             }
         }
@@ -102,13 +106,15 @@ impl Store {
         let keys = self.keys();
         let current = format!("v{}.%", keys.current_version());
         let select = format!(
-            "SELECT id, {col} FROM {table} WHERE {col} IS NOT NULL AND {col} NOT LIKE $1 \
-             ORDER BY id LIMIT $2",
+            "SELECT {key}, {col} FROM {table} WHERE {col} IS NOT NULL AND {col} NOT LIKE $1 \
+             ORDER BY {key} LIMIT $2",
+            key = column.key,
             col = column.column,
             table = column.table
         );
         let update = format!(
-            "UPDATE {table} SET {col} = $1 WHERE id = $2 AND {col} = $3",
+            "UPDATE {table} SET {col} = $1 WHERE {key} = $2 AND {col} = $3",
+            key = column.key,
             col = column.column,
             table = column.table
         );
@@ -181,6 +187,8 @@ pub fn sealed_columns() -> impl Iterator<Item = (&'static str, &'static str)> {
 /// rotation test checks every `*_enc` column of the schema is listed).
 struct SealedColumn {
     table: &'static str,
+    /// The row's key, which the context names.
+    key: &'static str,
     column: &'static str,
     context: fn(&str) -> String,
 }
@@ -188,17 +196,32 @@ struct SealedColumn {
 const SEALED: &[SealedColumn] = &[
     SealedColumn {
         table: "locations",
+        key: "id",
         column: "access_token_enc",
         context: |id| token_context(&id, "access_token"),
     },
     SealedColumn {
         table: "locations",
+        key: "id",
         column: "refresh_token_enc",
         context: |id| token_context(&id, "refresh_token"),
     },
     SealedColumn {
         table: "channels",
+        key: "id",
         column: "credentials_enc",
         context: |id| credentials_context(&id),
+    },
+    SealedColumn {
+        table: "installations",
+        key: "ghl_id",
+        column: "access_token_enc",
+        context: |id| installation_token_context(id, "access_token"),
+    },
+    SealedColumn {
+        table: "installations",
+        key: "ghl_id",
+        column: "refresh_token_enc",
+        context: |id| installation_token_context(id, "refresh_token"),
     },
 ];

@@ -4,6 +4,7 @@
 mod agencies;
 mod channels;
 mod contacts;
+mod installations;
 mod keys;
 mod locations;
 mod message_lookups;
@@ -14,12 +15,16 @@ mod records;
 pub use agencies::Agency;
 pub use channels::{Channel, NewChannel};
 pub use contacts::{ConsentChange, Contact, Conversation};
+pub use installations::{Installation, InstallationTokens, NewInstallation};
 pub use keys::{sealed_columns, Rotation};
 pub use locations::{Location, LocationTokens, NewLocation};
 pub use messages::{Message, MessageEvent, NewMessage};
 pub use outbound::{AcceptedOutbound, OutboundOutcome, OutboundRequest};
 
 use sqlx::any::AnyRow;
+
+/// The status of an agency or location whose install was removed: kept, never acted for.
+pub const UNINSTALLED: &str = "uninstalled";
 
 use crate::error::StoreError;
 use crate::store::Store;

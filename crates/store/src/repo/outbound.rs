@@ -57,6 +57,8 @@ pub enum OutboundOutcome {
     /// The location has no active channel to send on: nothing stored (not even a receipt),
     /// so the caller can record the failure its own way.
     NoChannel(Location),
+    /// The location's install was removed (`UNINSTALL`): nothing stored, nothing sent.
+    Uninstalled(Location),
 }
 
 /// A request whose location and lines are known.
@@ -98,6 +100,10 @@ impl Store {
                 outcomes.push(Some(OutboundOutcome::UnknownLocation));
                 continue;
             };
+            if location.status == super::UNINSTALLED {
+                outcomes.push(Some(OutboundOutcome::Uninstalled(location.clone())));
+                continue;
+            }
             let channels = lines
                 .get(&location.id)
                 .map(Vec::as_slice)

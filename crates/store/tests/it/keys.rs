@@ -6,7 +6,7 @@ use domain::Provider;
 use secrecy::ExposeSecret;
 use secrets::{KeyRing, MasterKey};
 use serde_json::json;
-use store::repo::{sealed_columns, Location, NewChannel, NewLocation, Rotation};
+use store::repo::{sealed_columns, Location, NewChannel, NewInstallation, NewLocation, Rotation};
 use store::testing::{test_keys, TestStore};
 use store::{Db, Store, StoreError, TenantScope};
 
@@ -66,6 +66,22 @@ async fn rotation_reseals_every_secret_under_the_new_key() {
         .set_location_tokens(&mut tx, &scope, &location.id, "access", "refresh", None)
         .await
         .unwrap();
+    store
+        .upsert_installation(
+            &mut tx,
+            &agency,
+            &NewInstallation {
+                ghl_id: "company-1",
+                user_type: "Company",
+                ghl_user_id: None,
+                plan_id: None,
+                access_token: "agency-access",
+                refresh_token: Some("agency-refresh"),
+                expires_at_ms: None,
+            },
+        )
+        .await
+        .unwrap();
     let channel = store
         .create_channel(
             &mut tx,
@@ -87,9 +103,10 @@ async fn rotation_reseals_every_secret_under_the_new_key() {
     assert_eq!(
         rotating.rotate_keys(500).await.unwrap(),
         Rotation {
-            // The access and the refresh token.
+            // Access and refresh tokens count separately.
             location_tokens: 2,
-            channel_credentials: 1
+            channel_credentials: 1,
+            installation_tokens: 2,
         }
     );
     assert_eq!(
@@ -118,6 +135,8 @@ async fn rotation_reseals_every_secret_under_the_new_key() {
         rotated.channel_credentials(&channel).await.unwrap()["auth_token"],
         "tw-secret"
     );
+    let agency_tokens = rotated.installation_tokens("company-1").await.unwrap();
+    assert_eq!(agency_tokens.access_token.expose_secret(), "agency-access");
     let old_only = with_ring(&test, test_keys()).await;
     assert!(old_only.verify_keys().await.is_err());
     assert!(old_only.channel_credentials(&channel).await.is_err());

@@ -241,7 +241,7 @@ fn keys_rotate_reseals_and_a_wrong_key_is_refused_at_start() {
     let rotation: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         rotation,
-        serde_json::json!({"location_tokens": 0, "channel_credentials": 0})
+        serde_json::json!({"location_tokens": 0, "channel_credentials": 0, "installation_tokens": 0})
     );
     // Now the new key alone opens the database, and the old one is refused.
     assert!(run(
