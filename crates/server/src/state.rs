@@ -18,6 +18,8 @@ pub struct AppState {
     pub(crate) gauges: Arc<crate::metrics::QueueGauges>,
     /// Stored attachments and their signed links.
     pub media: crate::media::Media,
+    /// Sign-in: access token keys, the per-address sign-in limiter.
+    pub auth: crate::auth::Auth,
 }
 
 /// Why the server's state could not be built.
@@ -37,6 +39,7 @@ impl AppState {
         let ghl_keys = ghl::webhook::WebhookKeys::with_ed25519(&config.ghl_webhook_public_key)?;
         let media = crate::media::Media::from_config(&config, &store)?;
         Ok(Self {
+            auth: crate::auth::Auth::new(store.keys()),
             media,
             outbound_intake: crate::webhooks::OutboundIntake::start(store.clone()),
             store,

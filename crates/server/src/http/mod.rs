@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(crate::metrics::metrics_page))
         .route("/media/{*key}", get(crate::media::serve))
         .merge(crate::webhooks::routes())
+        .merge(crate::auth::routes())
 }
 
 /// Wraps `routes` in the layers every request gets, outermost first: a request id (taken
