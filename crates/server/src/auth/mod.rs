@@ -27,7 +27,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-pub use password::{hash_password, PasswordError, MIN_PASSWORD_LEN};
+pub use password::{generate_password, hash_password, PasswordError, MIN_PASSWORD_LEN};
 pub use principal::{Caller, Principal, Via};
 pub use roles::{allows, Permission, Role};
 

@@ -31,6 +31,14 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError::Hash(e.to_string()))
 }
 
+/// A random password of 24 hex characters (96 bits), for seeded accounts.
+pub fn generate_password() -> String {
+    use argon2::password_hash::rand_core::RngCore;
+    let mut bytes = [0u8; 12];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 /// Whether `password` matches `hash`; a malformed hash matches nothing.
 pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| {

@@ -187,6 +187,26 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a user's password hash and clears any lock (an operator's reset, the
+    /// demo's fresh password).
+    pub async fn set_user_password(
+        &self,
+        tx: &mut Tx,
+        user: &UserId,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL, \
+             updated_at = $2 WHERE id = $3",
+        )
+        .bind(password_hash)
+        .bind(self.now_ms())
+        .bind(user.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Ends every access token the user holds now (logout everywhere); refresh tokens are
     /// revoked separately ([`Store::revoke_user_sessions`]).
     pub async fn end_user_access_tokens(
