@@ -232,13 +232,17 @@ pub(super) async fn refresh(
             }
             session_response(&state, &user, &next)
         }
-        RefreshRotation::Reused { user_id, family_id } => {
-            let user = store.user_for_principal(&user_id).await.ok();
+        RefreshRotation::Reused {
+            user_id,
+            agency_id,
+            family_id,
+        } => {
+            // No read through the pool here: this transaction is open (PostgreSQL).
             store
                 .append_audit(
                     &mut tx,
                     &NewAuditEntry {
-                        agency_id: user.as_ref().and_then(|u| u.agency_id.as_ref()),
+                        agency_id: agency_id.as_ref(),
                         actor: &format!("user:{user_id}"),
                         action: "auth.refresh_reused",
                         target: Some(user_id.as_str()),
@@ -275,12 +279,12 @@ pub(super) async fn logout(
     };
     let store = &state.store;
     let mut tx = store.begin().await?;
-    if let Some(user_id) = store.end_session(&mut tx, &token).await? {
+    if let Some((user_id, agency_id)) = store.end_session(&mut tx, &token).await? {
         store
             .append_audit(
                 &mut tx,
                 &NewAuditEntry {
-                    agency_id: None,
+                    agency_id: agency_id.as_ref(),
                     actor: &format!("user:{user_id}"),
                     action: "auth.logout",
                     target: Some(user_id.as_str()),

@@ -299,6 +299,9 @@ async fn logout_ends_one_session_and_logout_all_every_one() {
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert!(actions(&server, &a)
+        .await
+        .contains(&"auth.logout".to_string()));
     assert_eq!(
         refresh(&server, tablet["refresh_token"].as_str().unwrap())
             .await

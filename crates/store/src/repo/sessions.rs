@@ -6,7 +6,7 @@
 //! sign in again. Tokens are stored only as SHA-256 hashes: they are 256 random bits, so
 //! a slow hash adds nothing, and a database leak yields nothing usable.
 
-use domain::{RefreshTokenId, UserId};
+use domain::{AgencyId, RefreshTokenId, UserId};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -36,7 +36,12 @@ pub enum RefreshRotation {
         next: IssuedRefresh,
     },
     /// The token had been used or revoked before: its family is now revoked.
-    Reused { user_id: UserId, family_id: String },
+    Reused {
+        user_id: UserId,
+        /// The user's agency, for the audit entry.
+        agency_id: Option<AgencyId>,
+        family_id: String,
+    },
     /// Unknown or expired: nothing changed.
     Invalid,
 }
@@ -116,8 +121,8 @@ impl Store {
             return Ok(RefreshRotation::Rotated { user_id, next });
         }
         let known = sqlx::query(
-            "SELECT user_id, family_id, used_at, revoked_at FROM refresh_tokens \
-             WHERE token_hash = $1",
+            "SELECT r.user_id, r.family_id, r.used_at, r.revoked_at, u.agency_id \
+             FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = $1",
         )
         .bind(&hash)
         .fetch_optional(&mut **tx)
@@ -132,8 +137,14 @@ impl Store {
         }
         let user_id: UserId = row.try_get::<String, _>("user_id")?.parse()?;
         let family_id: String = row.try_get("family_id")?;
+        let agency_id: Option<String> = row.try_get("agency_id")?;
+        let agency_id = agency_id.map(|a| a.parse()).transpose()?;
         self.revoke_family(tx, &family_id).await?;
-        Ok(RefreshRotation::Reused { user_id, family_id })
+        Ok(RefreshRotation::Reused {
+            user_id,
+            agency_id,
+            family_id,
+        })
     }
 
     /// Revokes every token of a family not revoked yet; returns how many.
@@ -148,22 +159,28 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Ends the session `token` belongs to (logout); returns its user, if the token was
-    /// known.
+    /// Ends the session `token` belongs to (logout); returns its user and the user's
+    /// agency (for the audit entry), if the token was known.
     pub async fn end_session(
         &self,
         tx: &mut Tx,
         token: &str,
-    ) -> Result<Option<UserId>, StoreError> {
-        let row =
-            sqlx::query("SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1")
-                .bind(secret_hash(token))
-                .fetch_optional(&mut **tx)
-                .await?;
+    ) -> Result<Option<(UserId, Option<AgencyId>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.user_id, r.family_id, u.agency_id FROM refresh_tokens r \
+             JOIN users u ON u.id = r.user_id WHERE r.token_hash = $1",
+        )
+        .bind(secret_hash(token))
+        .fetch_optional(&mut **tx)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let family: String = row.try_get("family_id")?;
         self.revoke_family(tx, &family).await?;
-        Ok(Some(row.try_get::<String, _>("user_id")?.parse()?))
+        let agency: Option<String> = row.try_get("agency_id")?;
+        Ok(Some((
+            row.try_get::<String, _>("user_id")?.parse()?,
+            agency.map(|a| a.parse()).transpose()?,
+        )))
     }
 
     /// Revokes every session of a user (logout everywhere); returns how many tokens.

@@ -121,6 +121,7 @@ async fn a_reused_refresh_token_revokes_its_whole_family() {
         reused,
         RefreshRotation::Reused {
             user_id: user.id.clone(),
+            agency_id: Some(a.agency.id.clone()),
             family_id: first.family_id.clone()
         }
     );
