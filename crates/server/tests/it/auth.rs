@@ -658,3 +658,26 @@ async fn metacharacters_and_markup_are_stored_and_returned_as_text() {
     assert_eq!(odd.status(), StatusCode::UNAUTHORIZED);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn two_refreshes_racing_with_one_token_rotate_once() {
+    let server = TestServer::start(&[]).await;
+    let a = tenant(&server, "a").await;
+    user(&server, "ann@example.com", "agent", Some(&a)).await;
+    let s = session(&server, "ann@example.com").await;
+    let token = s["refresh_token"].as_str().unwrap();
+    let (first, second) = tokio::join!(refresh(&server, token), refresh(&server, token));
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort_unstable();
+    // One rotates; the other is a reuse, which revokes the family (the winner's new
+    // token included): a client must never refresh twice with one token.
+    assert_eq!(statuses, [200, 401]);
+    let winner: Value = if first.status() == StatusCode::OK {
+        first.json().await.unwrap()
+    } else {
+        second.json().await.unwrap()
+    };
+    let next = winner["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(&server, next).await.status(), 401);
+    server.stop().await;
+}
