@@ -16,6 +16,10 @@ pub const ENV_PREFIX: &str = "SWITCHBOARD_";
 /// Not a setting: the CLI reads the config file's path from it (`--config`).
 pub const CONFIG_FILE_ENV: &str = "SWITCHBOARD_CONFIG";
 
+/// Variables that are inputs of one command rather than settings (a secret a command
+/// must not take as an argument), so not warned about as unknown settings.
+pub const COMMAND_INPUT_ENV: &[&str] = &["SWITCHBOARD_NEW_USER_PASSWORD"];
+
 /// What a setting's raw value looks like in the TOML file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -202,7 +206,7 @@ impl Layers {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if name == CONFIG_FILE_ENV {
+            if name == CONFIG_FILE_ENV || COMMAND_INPUT_ENV.contains(&name.as_str()) {
                 continue;
             }
             // Variables are case-sensitive: only the upper-case spelling is a setting.

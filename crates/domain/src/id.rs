@@ -135,6 +135,12 @@ prefixed_id!(
 prefixed_id!(
     /// An entry in the audit log.
     AuditId, "aud", "audit entry");
+prefixed_id!(
+    /// One refresh token of a user's sign-in (a session); rotated on every use.
+    RefreshTokenId, "rtk", "refresh token");
+prefixed_id!(
+    /// An API key for programmatic use (the key's secret is never stored).
+    ApiKeyId, "key", "API key");
 
 /// A job in the durable queue: `job_` and the queue's sequence number.
 ///

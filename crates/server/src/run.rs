@@ -55,6 +55,8 @@ pub async fn run(
             let address = listener.local_addr()?;
             tracing::info!(%address, public_url = %state.config.public_url, "listening");
             let app = http::app(state.clone(), http::routes());
+            // With the peer address, for per-address limits (sign-in).
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             let serve = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
             Some(tokio::spawn(async move { serve.await }))
         }

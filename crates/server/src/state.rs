@@ -22,6 +22,8 @@ pub struct AppState {
     pub mailer: crate::mail::Mailer,
     /// The HTTP side's calls to GHL (the install callback's code exchange).
     pub(crate) ghl_outbound: Arc<outbound::Outbound>,
+    /// Sign-in: access token keys, the per-address sign-in limiter.
+    pub auth: crate::auth::Auth,
 }
 
 /// Why the server's state could not be built.
@@ -39,8 +41,8 @@ pub enum StartError {
 
 impl AppState {
     /// Fails when the configured GHL webhook key is not a usable Ed25519 PEM, the media
-    /// store cannot be opened, or the mail server URL or sender is unusable. Starts the outbound intake task, so it must be called inside
-    /// a tokio runtime.
+    /// store cannot be opened, or the mail server URL or sender is unusable. Starts the
+    /// outbound intake task, so it must be called inside a tokio runtime.
     pub fn new(store: Store, config: Arc<config::Config>) -> Result<Self, StartError> {
         let ghl_keys = ghl::webhook::WebhookKeys::with_ed25519(&config.ghl_webhook_public_key)?;
         let media = crate::media::Media::from_config(&config, &store)?;
@@ -48,6 +50,7 @@ impl AppState {
         let ghl_outbound = crate::connectors::Connectors::new(&config)?.outbound;
         Ok(Self {
             ghl_outbound,
+            auth: crate::auth::Auth::new(store.keys()),
             media,
             mailer,
             outbound_intake: crate::webhooks::OutboundIntake::start(store.clone()),

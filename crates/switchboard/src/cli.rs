@@ -34,6 +34,9 @@ pub enum Command {
     /// Connect provider lines to locations.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Create dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
     /// A message's timeline: why did (or didn't) this contact get it?
     Trace(TraceArgs),
     /// Manage the master key ring.
@@ -138,6 +141,36 @@ pub struct LocationAddArgs {
     pub company_id: Option<String>,
     #[arg(long, default_value = "Default agency")]
     pub agency_name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password comes from --password-file or
+    /// SWITCHBOARD_NEW_USER_PASSWORD, never from an argument.
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    #[arg(long)]
+    pub email: String,
+    /// operator, agency_admin, location_admin or agent.
+    #[arg(long)]
+    pub role: String,
+    /// The agency (ours, `agy_…`) of an agency_admin.
+    #[arg(long, value_name = "ID")]
+    pub agency: Option<String>,
+    /// The location (ours or GHL's id) of a location_admin or agent.
+    #[arg(long, value_name = "ID")]
+    pub location: Option<String>,
+    /// A file holding the password (a trailing newline is dropped).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    #[arg(long, default_value = "")]
+    pub name: String,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

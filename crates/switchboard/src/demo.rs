@@ -241,7 +241,10 @@ fn print_banner(
     println!("  readiness      {gateway}/readyz");
     println!("  metrics        {gateway}/metrics");
     println!("  data folder    {dir} (SQLite database, master.key)");
-    println!("  dashboard      none yet: this version has no dashboard and no user login");
+    println!(
+        "  login          {} / {} (agency admin; POST {gateway}/api/v1/auth/login, a new password each run)",
+        seeded.login.0, seeded.login.1
+    );
     println!();
     println!(
         "Sandbox (in this process; each vendor's API under its prefix: /ghl, /sendblue, /twilio, /whatsapp, /unipile)"

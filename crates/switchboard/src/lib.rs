@@ -10,6 +10,7 @@ mod location;
 mod sandbox_cmd;
 mod startup;
 mod trace;
+mod user;
 
 use anyhow::Result;
 
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Channel(cli::ChannelCommand::Add(args)) => {
             channel::add(cli.config.as_deref(), args).await
         }
+        Command::User(cli::UserCommand::Add(args)) => user::add(cli.config.as_deref(), args).await,
         Command::Trace(args) => trace::run(cli.config.as_deref(), args).await,
         Command::Keys(cli::KeysCommand::New) => startup::new_key(cli.config.as_deref()),
         Command::Keys(cli::KeysCommand::Rotate(args)) => {

@@ -2,6 +2,7 @@
 //! (SQLite, or the PostgreSQL named by `SWITCHBOARD_TEST_DATABASE_URL`).
 #![allow(clippy::unwrap_used, missing_debug_implementations)]
 
+mod auth;
 mod bridge;
 mod ghl_provider;
 mod http;
@@ -53,7 +54,8 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = server::http::app(state.clone(), routes);
+        let app = server::http::app(state.clone(), routes)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let handle = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {

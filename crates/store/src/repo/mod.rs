@@ -2,6 +2,8 @@
 //! takes a [`TenantScope`](crate::TenantScope).
 
 mod agencies;
+mod api_keys;
+mod audit;
 mod channels;
 mod contacts;
 mod installations;
@@ -11,8 +13,12 @@ mod message_lookups;
 mod messages;
 mod outbound;
 mod records;
+mod sessions;
+mod users;
 
 pub use agencies::Agency;
+pub use api_keys::{ApiKey, ApiKeyCredential};
+pub use audit::{AuditEntry, NewAuditEntry};
 pub use channels::{Channel, NewChannel};
 pub use contacts::{ConsentChange, Contact, Conversation};
 pub use installations::{Installation, InstallationTokens, NewInstallation};
@@ -20,6 +26,8 @@ pub use keys::{sealed_columns, Rotation};
 pub use locations::{Location, LocationTokens, NewLocation};
 pub use messages::{Message, MessageEvent, NewMessage};
 pub use outbound::{AcceptedOutbound, OutboundOutcome, OutboundRequest};
+pub use sessions::{secret_hash, IssuedRefresh, RefreshRotation};
+pub use users::{normalize_email, LoginFailure, LoginRecord, NewUser, User};
 
 use sqlx::any::AnyRow;
 

@@ -2,6 +2,7 @@
 //! `SWITCHBOARD_TEST_DATABASE_URL` (see `store::testing`).
 #![allow(clippy::unwrap_used)]
 
+mod auth;
 mod conversation_state;
 mod group;
 mod keys;

@@ -8,7 +8,7 @@
 use anyhow::{Context, Result};
 use domain::{AgencyId, ChannelId, LocationId, Provider};
 use serde_json::{json, Value};
-use store::repo::NewLocation;
+use store::repo::{NewLocation, NewUser};
 use store::{Store, TenantScope};
 
 use super::lines::{seed_line, SeededLine, LINES};
@@ -38,6 +38,44 @@ pub(crate) struct Seeded {
     pub channel_id: ChannelId,
     /// Every seeded line, one per provider.
     pub lines: Vec<SeededLine>,
+    /// The dashboard user's email and this run's password.
+    pub login: (String, String),
+}
+
+/// The demo's dashboard user, an admin of the demo agency.
+pub(crate) const LOGIN_EMAIL: &str = "admin@demo-agency.example";
+
+/// Creates the demo's dashboard user, or gives it a fresh password: the password is
+/// printed, never stored in clear, so each run makes a new one.
+async fn seed_login(store: &Store, agency: &AgencyId) -> Result<(String, String)> {
+    let password = server::auth::generate_password();
+    let hash = server::auth::hash_password(&password)?;
+    let existing = match store.user_for_login(LOGIN_EMAIL).await {
+        Ok(record) => Some(record.user.id),
+        Err(store::StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let mut tx = store.begin().await?;
+    match existing {
+        Some(id) => store.set_user_password(&mut tx, &id, &hash).await?,
+        None => {
+            store
+                .create_user(
+                    &mut tx,
+                    &NewUser {
+                        email: LOGIN_EMAIL.into(),
+                        name: "Demo admin".into(),
+                        role: server::auth::Role::AgencyAdmin.as_str().into(),
+                        password_hash: Some(hash),
+                        agency_id: Some(agency.clone()),
+                        location_id: None,
+                    },
+                )
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok((LOGIN_EMAIL.to_string(), password))
 }
 
 pub(crate) async fn seed(
@@ -117,7 +155,9 @@ pub(crate) async fn seed(
         .iter()
         .find(|l| l.provider == Provider::Sendblue)
         .context("the demo seeds a SendBlue line")?;
+    let login = seed_login(store, &agency.id).await?;
     Ok(Seeded {
+        login,
         agency_id: agency.id,
         location_id: location.id,
         scope,

@@ -561,3 +561,124 @@ fn channel_add_connects_a_line_and_prints_its_webhook_url() {
         stderr(&bad_base)
     );
 }
+
+#[test]
+fn user_add_takes_the_password_from_a_file_or_the_environment_only() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["migrate"], &[]).status.success());
+    let location = run(
+        dir.path(),
+        &[
+            "location",
+            "add",
+            "--ghl-location-id",
+            "ghl-loc-1",
+            "--access-token",
+            "at",
+            "--refresh-token",
+            "rt",
+            "--json",
+        ],
+        &[],
+    );
+    let location: serde_json::Value = serde_json::from_slice(&location.stdout).unwrap();
+    let password = "a long enough password";
+
+    let agent = run(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--email",
+            "Ann@Example.com",
+            "--role",
+            "agent",
+            "--location",
+            "ghl-loc-1",
+            "--json",
+        ],
+        &[("SWITCHBOARD_NEW_USER_PASSWORD", password)],
+    );
+    assert!(agent.status.success(), "{}", stderr(&agent));
+    assert!(
+        !stderr(&agent).contains("unknown setting"),
+        "{}",
+        stderr(&agent)
+    );
+    let agent: serde_json::Value = serde_json::from_slice(&agent.stdout).unwrap();
+    assert!(agent["user_id"].as_str().unwrap().starts_with("usr_"));
+    assert_eq!(agent["email"], "ann@example.com");
+    assert_eq!(agent["location_id"], location["location_id"]);
+
+    let file = dir.path().join("password");
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    let agency = location["agency_id"].as_str().unwrap();
+    let admin = run(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--email",
+            "boss@example.com",
+            "--role",
+            "agency_admin",
+            "--agency",
+            agency,
+            "--password-file",
+            file.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
+    assert!(admin.status.success(), "{}", stderr(&admin));
+
+    /// Extra arguments, environment, what stderr must say.
+    type Refusal<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let refusals: [Refusal; 4] = [
+        (
+            &[
+                "--email",
+                "ANN@example.com",
+                "--role",
+                "agent",
+                "--location",
+                "ghl-loc-1",
+            ],
+            &[("SWITCHBOARD_NEW_USER_PASSWORD", password)],
+            "already exists",
+        ),
+        (
+            &[
+                "--email",
+                "x@example.com",
+                "--role",
+                "agent",
+                "--location",
+                "ghl-loc-1",
+            ],
+            &[],
+            "--password-file or SWITCHBOARD_NEW_USER_PASSWORD",
+        ),
+        (
+            &["--email", "y@example.com", "--role", "operator"],
+            &[("SWITCHBOARD_NEW_USER_PASSWORD", "short")],
+            "at least 12 characters",
+        ),
+        (
+            &["--email", "z@example.com", "--role", "root"],
+            &[("SWITCHBOARD_NEW_USER_PASSWORD", password)],
+            "is not a role",
+        ),
+    ];
+    for (extra, env, expected) in refusals {
+        let mut args = vec!["user", "add"];
+        args.extend_from_slice(extra);
+        let out = run(dir.path(), &args, env);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -135,7 +135,8 @@ fn demo_seeds_serves_and_runs_again_on_the_same_folder() {
         first.contains(&format!("/webhooks/sendblue/{channel}")),
         "{first}"
     );
-    assert!(first.contains("no user login"), "{first}");
+    let login = field(&first, "login");
+    assert_eq!(login, "admin@demo-agency.example", "{first}");
     // One line per provider the sandbox simulates, each with its webhook.
     let channels = channel_lines(&first);
     assert!(
@@ -158,6 +159,20 @@ fn demo_seeds_serves_and_runs_again_on_the_same_folder() {
     assert_eq!(field(&second, "channel"), channel, "{second}");
     assert_eq!(channel_lines(&second), channels, "{second}");
     assert!(second.contains("switchboard trace msg_"), "{second}");
+    // The same dashboard user, with a fresh password.
+    let password = |banner: &str| {
+        let line = banner.lines().find(|l| l.contains("login ")).unwrap();
+        line.split(" / ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(field(&second, "login"), "admin@demo-agency.example");
+    assert_eq!(password(&first).len(), 24, "{first}");
+    assert_ne!(password(&first), password(&second));
 
     // The messages it stored are there to trace.
     let id = second

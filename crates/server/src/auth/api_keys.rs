@@ -1,0 +1,168 @@
+//! `/api/v1/api-keys`: make (the key shown once), list (no secrets), revoke.
+//!
+//! A key's tenant is the caller's own scope, or one of the caller's locations named in
+//! the body and looked up through that scope (so another tenant's location is 404). Its
+//! role is the caller's unless a lower one is asked for: a key never holds more than its
+//! maker.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::{ApiKeyId, LocationId};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use store::repo::{ApiKey, NewAuditEntry};
+use store::TenantScope;
+
+use super::tokens::random_hex;
+use super::{Permission, Principal, Role, API_KEY_PREFIX};
+use crate::http::ApiError;
+use crate::AppState;
+
+/// The longest key name we keep.
+const MAX_NAME_CHARS: usize = 200;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NewKeyBody {
+    name: String,
+    role: Option<String>,
+    location_id: Option<String>,
+}
+
+fn key_json(key: &ApiKey) -> Value {
+    json!({
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "role": key.role,
+        "agency_id": key.agency_id,
+        "location_id": key.location_id,
+        "created_by": key.created_by,
+        "created_at": key.created_at_ms,
+        "revoked_at": key.revoked_at_ms,
+        "last_used_at": key.last_used_at_ms,
+    })
+}
+
+fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, detail)
+}
+
+/// `POST /api/v1/api-keys` `{name, role?, location_id?}` → 201 with the key, once.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<NewKeyBody>,
+) -> Result<Response, ApiError> {
+    principal.require(Permission::ManageApiKeys)?;
+    let mut scope: TenantScope = principal.scope()?.clone();
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(bad_request(
+            "invalid_name",
+            format!("name must be 1 to {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    let role = match body.role.as_deref() {
+        None => principal.role,
+        Some(word) => word
+            .parse::<Role>()
+            .map_err(|e| bad_request("invalid_role", e.to_string()))?,
+    };
+    if !principal.role.may_grant(role) || role == Role::Operator {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "the role {} may not make a key with role {role}",
+                principal.role
+            ),
+        ));
+    }
+    if let Some(location) = body.location_id.as_deref() {
+        // Looked up through the caller's scope: another tenant's location reads as missing.
+        let id: LocationId = location.parse().map_err(|_| ApiError::not_found())?;
+        scope = TenantScope::for_location(&state.store.location(&scope, &id).await?);
+    }
+    if scope.location_id().is_some() && role == Role::AgencyAdmin {
+        return Err(bad_request(
+            "invalid_role",
+            "a location's key can't be agency_admin",
+        ));
+    }
+    let prefix = format!("{API_KEY_PREFIX}{}", random_hex(6));
+    let key = format!("{prefix}_{}", random_hex(32));
+    let store = &state.store;
+    let mut tx = store.begin().await?;
+    let created = store
+        .create_api_key(
+            &mut tx,
+            &scope,
+            name,
+            &prefix,
+            &key,
+            role.as_str(),
+            &principal.actor(),
+        )
+        .await?;
+    store
+        .append_audit(
+            &mut tx,
+            &NewAuditEntry {
+                agency_id: Some(scope.agency_id()),
+                actor: &principal.actor(),
+                action: "api_key.created",
+                target: Some(created.id.as_str()),
+                detail: json!({"prefix": created.prefix, "role": created.role,
+                               "location_id": created.location_id}),
+                request_id: principal.request_id.as_deref(),
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    let mut body = key_json(&created);
+    body["key"] = json!(key);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /api/v1/api-keys`: the keys the caller's scope holds, without secrets.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Permission::ManageApiKeys)?;
+    let keys = state.store.api_keys(principal.scope()?).await?;
+    Ok(Json(json!({
+        "data": keys.iter().map(key_json).collect::<Vec<_>>()
+    })))
+}
+
+/// `DELETE /api/v1/api-keys/{id}`: revokes the key; 404 for another tenant's.
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Permission::ManageApiKeys)?;
+    let scope = principal.scope()?;
+    let id: ApiKeyId = id.parse().map_err(|_| ApiError::not_found())?;
+    let store = &state.store;
+    let mut tx = store.begin().await?;
+    let revoked = store.revoke_api_key(&mut tx, scope, &id).await?;
+    store
+        .append_audit(
+            &mut tx,
+            &NewAuditEntry {
+                agency_id: Some(scope.agency_id()),
+                actor: &principal.actor(),
+                action: "api_key.revoked",
+                target: Some(revoked.id.as_str()),
+                detail: json!({"prefix": revoked.prefix}),
+                request_id: principal.request_id.as_deref(),
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Json(key_json(&revoked)))
+}

@@ -1,0 +1,108 @@
+//! Users, sessions and API keys: who is calling, and what they may do.
+//!
+//! - [`roles`]: the role × permission matrix, the one place that decides.
+//! - [`Principal`]: the extractor every handler takes to learn the caller and its tenant
+//!   scope (never from a request parameter).
+//! - Sign-in (`/api/v1/auth/*`): argon2id passwords, per-IP rate limiting, lockout after
+//!   repeated failures, access JWTs of 15 minutes and refresh tokens of 7 days rotated on
+//!   every use with reuse detection; cookies and CSRF for the dashboard.
+//! - API keys (`/api/v1/api-keys`): shown once, stored hashed.
+
+mod api_keys;
+mod cookies;
+mod login;
+mod password;
+mod principal;
+pub mod roles;
+mod tokens;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::http::Extensions;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+pub use password::{generate_password, hash_password, PasswordError, MIN_PASSWORD_LEN};
+pub use principal::{Caller, Principal, Via};
+pub use roles::{allows, Permission, Role};
+
+use crate::AppState;
+
+/// Every API key starts with this, so a bearer value says which kind it is.
+pub const API_KEY_PREFIX: &str = "sb_";
+/// `sb_` and 12 hex characters: the public part of a key, shown in lists.
+const API_KEY_PREFIX_LEN: usize = 15;
+/// A key's last use is written at most this often.
+const API_KEY_TOUCH_EVERY_MS: i64 = 60_000;
+/// Consecutive failed sign-ins that lock an account…
+const LOCKOUT_THRESHOLD: i64 = 5;
+/// …for this long.
+const LOCKOUT_MS: i64 = 15 * 60 * 1000;
+/// Sign-in attempts per client address per minute (a burst of as many).
+const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 20;
+
+/// The sign-in machinery shared by all requests: the access token keys and the per-IP
+/// sign-in limiter. Cheap to clone.
+#[derive(Clone)]
+pub struct Auth {
+    access: tokens::AccessKeys,
+    login_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Access tokens are signed with a key derived from the master key ring.
+    pub fn new(keys: &secrets::KeyRing) -> Self {
+        let per_minute = NonZeroU32::new(LOGIN_ATTEMPTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        Self {
+            access: tokens::AccessKeys::new(&*keys.derive("auth-access-jwt")),
+            login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+        }
+    }
+
+    /// `None` when `client` may try to sign in now, else how long to wait.
+    fn login_wait(&self, client: IpAddr) -> Option<Duration> {
+        use governor::clock::{Clock, DefaultClock};
+        if self.login_limiter.len() > 100_000 {
+            self.login_limiter.retain_recent();
+        }
+        self.login_limiter
+            .check_key(&client)
+            .err()
+            .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
+/// The client's address as the listener saw it. A proxy in front makes every client one
+/// address; trusting `X-Forwarded-For` needs configuration we don't have yet.
+fn client_ip(extensions: &Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// `/api/v1/auth/*`, `/api/v1/me` and `/api/v1/api-keys`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login::login))
+        .route("/api/v1/auth/refresh", post(login::refresh))
+        .route("/api/v1/auth/logout", post(login::logout))
+        .route("/api/v1/auth/logout-all", post(login::logout_all))
+        .route("/api/v1/me", get(login::me))
+        .route(
+            "/api/v1/api-keys",
+            post(api_keys::create).get(api_keys::list),
+        )
+        .route("/api/v1/api-keys/{id}", delete(api_keys::revoke))
+}
