@@ -39,7 +39,22 @@ fn invalid_credentials() -> ApiError {
     )
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
+/// 429 with `Retry-After`: this address tried to sign in (or reset a password) too often.
+pub(super) fn rate_limited(wait: std::time::Duration) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many sign-in attempts from this address; try again later",
+    )
+    .into_response();
+    let secs = wait.as_secs().max(1).to_string();
+    if let Ok(value) = HeaderValue::from_str(&secs) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -91,17 +106,7 @@ pub(super) async fn login(
     Json(body): Json<LoginBody>,
 ) -> Result<Response, ApiError> {
     if let Some(wait) = state.auth.login_wait(client_ip(&extensions)) {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many sign-in attempts from this address; try again later",
-        )
-        .into_response();
-        let secs = wait.as_secs().max(1).to_string();
-        if let Ok(value) = HeaderValue::from_str(&secs) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return Ok(response);
+        return Ok(rate_limited(wait));
     }
     let store = &state.store;
     let record = match store.user_for_login(&body.email).await {

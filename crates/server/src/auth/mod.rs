@@ -6,6 +6,8 @@
 //! - Sign-in (`/api/v1/auth/*`): argon2id passwords, per-IP rate limiting, lockout after
 //!   repeated failures, access JWTs of 15 minutes and refresh tokens of 7 days rotated on
 //!   every use with reuse detection; cookies and CSRF for the dashboard.
+//! - Password reset by email (`/api/v1/auth/password-reset`): a one-time link, see
+//!   [`reset`].
 //! - API keys (`/api/v1/api-keys`): shown once, stored hashed.
 
 mod api_keys;
@@ -13,6 +15,7 @@ mod cookies;
 mod login;
 mod password;
 mod principal;
+mod reset;
 pub mod roles;
 mod tokens;
 
@@ -99,6 +102,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/refresh", post(login::refresh))
         .route("/api/v1/auth/logout", post(login::logout))
         .route("/api/v1/auth/logout-all", post(login::logout_all))
+        .route("/api/v1/auth/password-reset", post(reset::request))
+        .route("/api/v1/auth/password-reset/confirm", post(reset::confirm))
         .route("/api/v1/me", get(login::me))
         .route(
             "/api/v1/api-keys",

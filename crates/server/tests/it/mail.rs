@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use server::mail::{Mail, MailError, Mailer};
 
 /// A local SMTP server keeping every message as a file under `maildir/new`.
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     maildir: tempfile::TempDir,
 }
 
 impl SmtpServer {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let port = free_port();
         let maildir = tempfile::tempdir().unwrap();
         let child = Command::new("python3")
@@ -42,7 +42,7 @@ impl SmtpServer {
     }
 
     /// Every message received so far, raw.
-    fn received(&self) -> Vec<String> {
+    pub(crate) fn received(&self) -> Vec<String> {
         let new: PathBuf = self.maildir.path().join("mail").join("new");
         let Ok(entries) = std::fs::read_dir(new) else {
             return Vec::new();
@@ -51,6 +51,33 @@ impl SmtpServer {
             .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
             .collect()
     }
+}
+
+/// A received message as a mail client shows it: quoted-printable decoded.
+pub(crate) fn decoded(raw: &str) -> String {
+    if !raw.contains("Content-Transfer-Encoding: quoted-printable") {
+        return raw.to_string();
+    }
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (other, _) => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Drop for SmtpServer {

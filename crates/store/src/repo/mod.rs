@@ -1,6 +1,7 @@
 //! Repositories for the core domain, one file per resource. Each tenant-owned lookup
 //! takes a [`TenantScope`](crate::TenantScope).
 
+mod account_tokens;
 mod agencies;
 mod api_keys;
 mod audit;
@@ -16,6 +17,7 @@ mod records;
 mod sessions;
 mod users;
 
+pub use account_tokens::PASSWORD_RESET;
 pub use agencies::Agency;
 pub use api_keys::{ApiKey, ApiKeyCredential};
 pub use audit::{AuditEntry, NewAuditEntry};

@@ -1,0 +1,166 @@
+//! Password reset by email: `POST /api/v1/auth/password-reset` mails a one-time link,
+//! `POST /api/v1/auth/password-reset/confirm` sets the new password with it.
+//!
+//! The request answers 202 the same way whether or not the email belongs to anyone, so it
+//! can't be used to find accounts; it shares the sign-in limit per address. The link works
+//! once, for an hour, and only the newest one works. Setting a new password ends every
+//! session and access token of the user (whoever knew the old password is out) and lifts
+//! a lockout. The link points at the dashboard's reset page (`/reset-password?token=…`);
+//! until the dashboard serves it, the token is used through the confirm endpoint.
+
+use axum::extract::State;
+use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use store::repo::{NewAuditEntry, PASSWORD_RESET};
+use store::StoreError;
+
+use super::login::{rate_limited, request_id};
+use super::tokens::random_hex;
+use super::{client_ip, hash_password, PasswordError};
+use crate::http::ApiError;
+use crate::mail::Mail;
+use crate::AppState;
+
+/// How long a reset link works.
+const RESET_TTL_MS: i64 = 60 * 60 * 1000;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ResetRequest {
+    email: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ResetConfirm {
+    token: String,
+    password: String,
+}
+
+/// `POST /api/v1/auth/password-reset` `{email}` → 202, always.
+pub(super) async fn request(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    Json(body): Json<ResetRequest>,
+) -> Result<Response, ApiError> {
+    if let Some(wait) = state.auth.login_wait(client_ip(&extensions)) {
+        return Ok(rate_limited(wait));
+    }
+    let accepted = (
+        StatusCode::ACCEPTED,
+        Json(
+            json!({"status": "accepted", "detail": "if the address belongs to an account, a reset link is on its way"}),
+        ),
+    );
+    let store = &state.store;
+    let user = match store.user_for_login(&body.email).await {
+        Ok(record) if record.user.status == "active" => record.user,
+        Ok(_) | Err(StoreError::NotFound) => return Ok(accepted.into_response()),
+        Err(e) => return Err(e.into()),
+    };
+    let token = random_hex(32);
+    let mut tx = store.begin().await?;
+    store
+        .issue_account_token(
+            &mut tx,
+            &user.id,
+            PASSWORD_RESET,
+            &token,
+            store.now_ms() + RESET_TTL_MS,
+        )
+        .await?;
+    store
+        .append_audit(
+            &mut tx,
+            &NewAuditEntry {
+                agency_id: user.agency_id.as_ref(),
+                actor: &format!("user:{}", user.id),
+                action: "auth.password_reset_requested",
+                target: Some(user.id.as_str()),
+                detail: json!({}),
+                request_id: request_id(&headers).as_deref(),
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    let link = format!(
+        "{}/reset-password?token={token}",
+        state.config.public_url.trim_end_matches('/')
+    );
+    let mail = Mail {
+        to: user.email.clone(),
+        subject: "Reset your Switchboard password".into(),
+        text: format!(
+            "Someone asked to reset the password of your Switchboard account ({}).\n\n\
+             To choose a new password, open this link within an hour:\n{link}\n\n\
+             If it wasn't you, ignore this email: your password stays as it is.\n",
+            user.email
+        ),
+    };
+    if let Err(e) = state.mailer.send(&mail).await {
+        // The answer stays the same (it must not reveal the account); the operator hears.
+        tracing::warn!(user = %user.id, error = %e, "password reset email not sent");
+    }
+    Ok(accepted.into_response())
+}
+
+/// `POST /api/v1/auth/password-reset/confirm` `{token, password}`.
+pub(super) async fn confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<ResetConfirm>,
+) -> Result<Response, ApiError> {
+    let password = body.password;
+    let hashed = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::internal(format!("password hashing stopped: {e}")))?;
+    let hash = match hashed {
+        Ok(hash) => hash,
+        Err(e @ PasswordError::TooShort) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "weak_password",
+                e.to_string(),
+            ))
+        }
+        Err(e) => return Err(ApiError::internal(e.to_string())),
+    };
+    let store = &state.store;
+    let mut tx = store.begin().await?;
+    let (user, agency) = match store
+        .take_account_token(&mut tx, PASSWORD_RESET, &body.token)
+        .await
+    {
+        Ok(taken) => taken,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "this reset link is unknown, used or expired; ask for a new one",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    store.set_user_password(&mut tx, &user, &hash).await?;
+    let revoked = store.revoke_user_sessions(&mut tx, &user).await?;
+    store
+        .end_user_access_tokens(&mut tx, &user, store.now_ms())
+        .await?;
+    store
+        .append_audit(
+            &mut tx,
+            &NewAuditEntry {
+                agency_id: agency.as_ref(),
+                actor: &format!("user:{user}"),
+                action: "auth.password_reset",
+                target: Some(user.as_str()),
+                detail: json!({"refresh_tokens_revoked": revoked}),
+                request_id: request_id(&headers).as_deref(),
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Json(json!({"status": "password_changed"})).into_response())
+}
