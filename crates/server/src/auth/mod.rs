@@ -8,10 +8,12 @@
 //!   every use with reuse detection; cookies and CSRF for the dashboard.
 //! - Password reset by email (`/api/v1/auth/password-reset`): a one-time link, see
 //!   [`reset`].
+//! - Invitations by email (`/api/v1/users/invitations`), see [`invitations`].
 //! - API keys (`/api/v1/api-keys`): shown once, stored hashed.
 
 mod api_keys;
 mod cookies;
+mod invitations;
 mod login;
 mod password;
 mod principal;
@@ -104,6 +106,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/logout-all", post(login::logout_all))
         .route("/api/v1/auth/password-reset", post(reset::request))
         .route("/api/v1/auth/password-reset/confirm", post(reset::confirm))
+        .route("/api/v1/auth/accept-invitation", post(invitations::accept))
+        .route("/api/v1/users/invitations", post(invitations::invite))
         .route("/api/v1/me", get(login::me))
         .route(
             "/api/v1/api-keys",

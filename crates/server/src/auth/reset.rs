@@ -112,21 +112,7 @@ pub(super) async fn confirm(
     headers: HeaderMap,
     Json(body): Json<ResetConfirm>,
 ) -> Result<Response, ApiError> {
-    let password = body.password;
-    let hashed = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::internal(format!("password hashing stopped: {e}")))?;
-    let hash = match hashed {
-        Ok(hash) => hash,
-        Err(e @ PasswordError::TooShort) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "weak_password",
-                e.to_string(),
-            ))
-        }
-        Err(e) => return Err(ApiError::internal(e.to_string())),
-    };
+    let hash = new_password_hash(body.password).await?;
     let store = &state.store;
     let mut tx = store.begin().await?;
     let (user, agency) = match store
@@ -163,4 +149,21 @@ pub(super) async fn confirm(
         .await?;
     tx.commit().await?;
     Ok(Json(json!({"status": "password_changed"})).into_response())
+}
+
+/// The argon2id hash of a new password, off the async threads; 400 `weak_password` for one
+/// too short.
+pub(super) async fn new_password_hash(password: String) -> Result<String, ApiError> {
+    let hashed = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::internal(format!("password hashing stopped: {e}")))?;
+    match hashed {
+        Ok(hash) => Ok(hash),
+        Err(e @ PasswordError::TooShort) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "weak_password",
+            e.to_string(),
+        )),
+        Err(e) => Err(ApiError::internal(e.to_string())),
+    }
 }

@@ -1,4 +1,5 @@
-//! One-time account links (password reset): issued hashed, taken once, before they expire.
+//! One-time account links (password reset, invitation): issued hashed, taken once, before
+//! they expire.
 
 use domain::{AgencyId, UserId};
 
@@ -9,6 +10,8 @@ use crate::tx::Tx;
 
 /// What an account token is for; a token only works for its own purpose.
 pub const PASSWORD_RESET: &str = "password_reset";
+/// An invitation: the invited user chooses a password and becomes active.
+pub const INVITATION: &str = "invitation";
 
 impl Store {
     /// Stores a new token for `user` (its hash only). Earlier unused tokens for the same
@@ -72,5 +75,23 @@ impl Store {
                 .fetch_one(&mut **tx)
                 .await?;
         Ok((user, agency.map(|a| a.parse()).transpose()?))
+    }
+}
+
+impl Store {
+    /// Sets a user's status (`active`, `invited`, `disabled`).
+    pub async fn set_user_status(
+        &self,
+        tx: &mut Tx,
+        user: &UserId,
+        status: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status)
+            .bind(self.now_ms())
+            .bind(user.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 }

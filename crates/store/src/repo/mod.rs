@@ -17,7 +17,7 @@ mod records;
 mod sessions;
 mod users;
 
-pub use account_tokens::PASSWORD_RESET;
+pub use account_tokens::{INVITATION, PASSWORD_RESET};
 pub use agencies::Agency;
 pub use api_keys::{ApiKey, ApiKeyCredential};
 pub use audit::{AuditEntry, NewAuditEntry};

@@ -1,6 +1,7 @@
 //! Sign-in, sessions, CSRF, API keys and roles through the HTTP face: shared helpers.
 
 mod api_keys;
+mod invitations;
 mod reset;
 mod sign_in;
 

@@ -1,0 +1,217 @@
+//! Invitations: an admin invites someone by email into their own tenant; the invitee
+//! follows the mailed one-time link and chooses a password.
+//!
+//! `POST /api/v1/users/invitations` `{email, role, location_id?, name?}` needs
+//! `ManageUsers`. The new user belongs to the caller's scope, or to one of the caller's
+//! locations named in the body (looked up through the scope: another tenant's is 404), and
+//! holds a role the caller may grant (`Role::may_grant`). Until accepted the user is
+//! `invited` and can't sign in. The link works once, for 7 days; inviting the same address
+//! again is a 409 (the user exists). `POST /api/v1/auth/accept-invitation`
+//! `{token, password}` activates the account.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::LocationId;
+use serde::Deserialize;
+use serde_json::json;
+use store::repo::{NewAuditEntry, NewUser, INVITATION};
+use store::{StoreError, TenantScope};
+
+use super::login::{request_id, user_json};
+use super::reset::new_password_hash;
+use super::tokens::random_hex;
+use super::{Permission, Principal, Role};
+use crate::http::ApiError;
+use crate::mail::Mail;
+use crate::AppState;
+
+/// How long an invitation link works.
+const INVITATION_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// The longest name or email we keep.
+const MAX_FIELD_CHARS: usize = 200;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct InviteBody {
+    email: String,
+    role: String,
+    location_id: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AcceptBody {
+    token: String,
+    password: String,
+}
+
+fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, detail)
+}
+
+/// `POST /api/v1/users/invitations` → 201 with the invited user and whether the email went.
+pub(super) async fn invite(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<InviteBody>,
+) -> Result<Response, ApiError> {
+    principal.require(Permission::ManageUsers)?;
+    let mut scope: TenantScope = principal.scope()?.clone();
+    let email = body.email.trim();
+    let name = body.name.as_deref().unwrap_or("").trim();
+    if email.chars().count() > MAX_FIELD_CHARS || name.chars().count() > MAX_FIELD_CHARS {
+        return Err(bad_request(
+            "too_long",
+            format!("email and name are at most {MAX_FIELD_CHARS} characters"),
+        ));
+    }
+    if email.parse::<lettre::Address>().is_err() {
+        return Err(bad_request(
+            "invalid_email",
+            "email is not an email address",
+        ));
+    }
+    let role = body
+        .role
+        .parse::<Role>()
+        .map_err(|e| bad_request("invalid_role", e.to_string()))?;
+    if !principal.role.may_grant(role) || role == Role::Operator {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("the role {} may not invite a {role}", principal.role),
+        ));
+    }
+    if let Some(location) = body.location_id.as_deref() {
+        let id: LocationId = location.parse().map_err(|_| ApiError::not_found())?;
+        scope = TenantScope::for_location(&state.store.location(&scope, &id).await?);
+    }
+    match (role, scope.location_id()) {
+        (Role::AgencyAdmin, Some(_)) => {
+            return Err(bad_request(
+                "invalid_role",
+                "a location's user can't be agency_admin",
+            ))
+        }
+        (Role::LocationAdmin | Role::Agent, None) => {
+            return Err(bad_request(
+                "location_required",
+                "this role works in one location: give location_id",
+            ))
+        }
+        _ => {}
+    }
+    let store = &state.store;
+    let token = random_hex(32);
+    let mut tx = store.begin().await?;
+    let user = store
+        .create_user(
+            &mut tx,
+            &NewUser {
+                email: email.to_owned(),
+                name: name.to_owned(),
+                role: role.as_str().to_owned(),
+                password_hash: None,
+                agency_id: Some(scope.agency_id().clone()),
+                location_id: scope.location_id().cloned(),
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "user_exists",
+                "a user with this email already exists",
+            ),
+            other => other.into(),
+        })?;
+    store.set_user_status(&mut tx, &user.id, "invited").await?;
+    store
+        .issue_account_token(
+            &mut tx,
+            &user.id,
+            INVITATION,
+            &token,
+            store.now_ms() + INVITATION_TTL_MS,
+        )
+        .await?;
+    store
+        .append_audit(
+            &mut tx,
+            &NewAuditEntry {
+                agency_id: Some(scope.agency_id()),
+                actor: &principal.actor(),
+                action: "user.invited",
+                target: Some(user.id.as_str()),
+                detail: json!({"role": role.as_str(), "location_id": scope.location_id()}),
+                request_id: principal.request_id.as_deref(),
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    let link = format!(
+        "{}/accept-invitation?token={token}",
+        state.config.public_url.trim_end_matches('/')
+    );
+    let mail = Mail {
+        to: user.email.clone(),
+        subject: "You are invited to Switchboard".into(),
+        text: format!(
+            "You have been invited to Switchboard as {role}.\n\n\
+             To accept and choose your password, open this link within 7 days:\n{link}\n"
+        ),
+    };
+    let email_sent = match state.mailer.send(&mail).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(user = %user.id, error = %e, "invitation email not sent");
+            false
+        }
+    };
+    let mut answer = user_json(&user);
+    answer["status"] = json!("invited");
+    answer["email_sent"] = json!(email_sent);
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `POST /api/v1/auth/accept-invitation` `{token, password}` → the account is active.
+pub(super) async fn accept(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<AcceptBody>,
+) -> Result<Response, ApiError> {
+    let hash = new_password_hash(body.password).await?;
+    let store = &state.store;
+    let mut tx = store.begin().await?;
+    let (user, agency) = match store
+        .take_account_token(&mut tx, INVITATION, &body.token)
+        .await
+    {
+        Ok(taken) => taken,
+        Err(StoreError::NotFound) => {
+            return Err(bad_request(
+                "invalid_token",
+                "this invitation is unknown, used or expired; ask for a new one",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    store.set_user_password(&mut tx, &user, &hash).await?;
+    store.set_user_status(&mut tx, &user, "active").await?;
+    store
+        .append_audit(
+            &mut tx,
+            &NewAuditEntry {
+                agency_id: agency.as_ref(),
+                actor: &format!("user:{user}"),
+                action: "user.joined",
+                target: Some(user.as_str()),
+                detail: json!({}),
+                request_id: request_id(&headers).as_deref(),
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Json(json!({"status": "active", "user_id": user})).into_response())
+}
