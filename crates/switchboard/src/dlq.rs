@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use serde_json::{json, Value};
 use store::queue::JobId;
+use store::repo::NewAuditEntry;
+use store::Store;
 
 use crate::cli::DlqCommand;
 use crate::startup;
@@ -33,6 +36,7 @@ pub(crate) async fn run(config_path: Option<&Path>, command: DlqCommand) -> Resu
         DlqCommand::Retry { ids, all, kind } => {
             if all {
                 let n = queue.replay_all(kind.as_deref()).await?;
+                audit_replay(&store, "all", json!({"kind": kind, "jobs": n})).await?;
                 println!("replayed {n} dead job(s)");
             } else {
                 for id in ids {
@@ -40,6 +44,7 @@ pub(crate) async fn run(config_path: Option<&Path>, command: DlqCommand) -> Resu
                         .parse()
                         .with_context(|| format!("{id:?} is not a job id"))?;
                     if queue.replay(job).await? {
+                        audit_replay(&store, &job.to_string(), json!({})).await?;
                         println!("replayed {job}");
                     } else {
                         println!("{job} is not dead (already replayed, running or unknown); nothing done");
@@ -49,5 +54,33 @@ pub(crate) async fn run(config_path: Option<&Path>, command: DlqCommand) -> Resu
         }
     }
     store.db().close().await;
+    Ok(())
+}
+
+/// Records a replay in the audit log (DESIGN: replays are security-relevant: they send
+/// again). Jobs carry no tenant, so the entry is the operator's, outside any agency's log.
+async fn audit_replay(store: &Store, target: &str, detail: Value) -> Result<()> {
+    let writer = store.clone();
+    let target = target.to_owned();
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                writer
+                    .append_audit(
+                        tx,
+                        &NewAuditEntry {
+                            agency_id: None,
+                            actor: "operator:cli",
+                            action: "dead_job.replayed",
+                            target: Some(&target),
+                            detail,
+                            request_id: None,
+                        },
+                    )
+                    .await
+            })
+        })
+        .await
+        .context("recording the replay in the audit log")?;
     Ok(())
 }

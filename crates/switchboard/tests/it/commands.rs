@@ -682,3 +682,59 @@ fn user_add_takes_the_password_from_a_file_or_the_environment_only() {
         );
     }
 }
+
+#[test]
+fn dlq_retry_replays_a_dead_job_and_records_it_in_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["migrate"], &[]).status.success());
+    let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let job = runtime.block_on(async {
+        let db = store::Db::connect(&store::DbOptions::new(url.clone()))
+            .await
+            .unwrap();
+        let queue = store::queue::Queue::new(db.clone());
+        queue
+            .enqueue_now(store::queue::NewJob::new("deliver", serde_json::json!({})))
+            .await
+            .unwrap();
+        let job = queue
+            .claim(&["deliver"], 1, std::time::Duration::from_secs(30))
+            .await
+            .unwrap()
+            .remove(0);
+        queue
+            .finish(
+                &job,
+                store::queue::Outcome::Permanent {
+                    error: "boom".into(),
+                },
+            )
+            .await
+            .unwrap();
+        db.close().await;
+        job.id
+    });
+    let out = run(dir.path(), &["dlq", "retry", &job.to_string()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replayed"));
+    let entries: Vec<(String, String, String)> = runtime.block_on(async {
+        let db = store::Db::connect(&store::DbOptions::new(url))
+            .await
+            .unwrap();
+        let rows = sqlx::query_as("SELECT actor, action, target FROM audit_log")
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+        db.close().await;
+        rows
+    });
+    assert_eq!(
+        entries,
+        vec![(
+            "operator:cli".to_string(),
+            "dead_job.replayed".to_string(),
+            job.to_string()
+        )]
+    );
+}
