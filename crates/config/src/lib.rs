@@ -129,6 +129,9 @@ pub struct Config {
     /// Largest attachment fetched, stored or sent, in bytes. Default 5 MiB: the MMS-sized
     /// cap SendBlue (SMS) and Twilio document, so what we accept can also go back out.
     pub media_max_bytes: u64,
+    /// Let media downloads reach internal addresses (loopback, private networks, cloud
+    /// metadata). Default false; the demo and tests turn it on for their loopback sandbox.
+    pub media_allow_internal_hosts: bool,
     /// How long a signed media link stays valid, in seconds. Default 7 days: GHL keeps the
     /// link, not the file, so it must outlive GHL's fetch and an agent's first look.
     pub media_link_ttl_secs: u64,
@@ -239,6 +242,7 @@ impl Config {
                 },
                 parse::object_store_url,
             )?,
+            media_allow_internal_hosts: r.or("media_allow_internal_hosts", false, parse::flag)?,
             media_max_bytes: r.or("media_max_bytes", 5 * 1024 * 1024, |s| {
                 parse::number(s, 1024, 1024 * 1024 * 1024)
             })?,

@@ -40,6 +40,21 @@ where
         .ok_or_else(|| format!("{s:?} is not a whole number between {min} and {max}"))
 }
 
+/// `true` or `false` (also `1`/`0`, `yes`/`no`), case-insensitive.
+pub(crate) fn flag(s: &str) -> Result<bool, String> {
+    choice(
+        s,
+        &[
+            ("true", true),
+            ("false", false),
+            ("1", true),
+            ("0", false),
+            ("yes", true),
+            ("no", false),
+        ],
+    )
+}
+
 /// One of a few words, case-insensitive.
 fn choice<T: Copy>(s: &str, options: &[(&str, T)]) -> Result<T, String> {
     let t = s.trim();

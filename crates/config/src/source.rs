@@ -27,6 +27,8 @@ pub(crate) enum Kind {
     Text,
     /// An integer (a string holding one is accepted too).
     Number,
+    /// `true` or `false` (a string holding one is accepted too).
+    Flag,
 }
 
 /// One setting: its TOML key (the environment variable is derived from it).
@@ -49,6 +51,13 @@ const fn number(key: &'static str) -> Spec {
     Spec {
         key,
         kind: Kind::Number,
+        secret: false,
+    }
+}
+const fn flag(key: &'static str) -> Spec {
+    Spec {
+        key,
+        kind: Kind::Flag,
         secret: false,
     }
 }
@@ -97,6 +106,7 @@ pub(crate) const SETTINGS: &[Spec] = &[
     text("object_store_url"),
     number("media_max_bytes"),
     number("media_link_ttl_secs"),
+    flag("media_allow_internal_hosts"),
 ];
 
 impl Spec {
@@ -361,6 +371,11 @@ fn toml_text(value: toml::Value, kind: Kind) -> Result<String, String> {
     match (value, kind) {
         (toml::Value::String(s), _) => Ok(s),
         (toml::Value::Integer(i), Kind::Number) => Ok(i.to_string()),
+        (toml::Value::Boolean(b), Kind::Flag) => Ok(b.to_string()),
+        (other, Kind::Flag) => Err(format!(
+            "expected true or false, found {}",
+            other.type_str()
+        )),
         (other, Kind::Number) => Err(format!(
             "expected a whole number, found {}",
             other.type_str()

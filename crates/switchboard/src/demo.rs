@@ -43,6 +43,7 @@ const DEMO_OWNED: &[&str] = &[
     "GHL_API_BASE",
     "GHL_WEBHOOK_PUBLIC_KEY",
     "OBJECT_STORE_URL",
+    "MEDIA_ALLOW_INTERNAL_HOSTS",
 ];
 
 pub(crate) async fn run(config_path: Option<&Path>, args: DemoArgs) -> Result<()> {
@@ -167,6 +168,11 @@ fn demo_env(
         (
             "SWITCHBOARD_GHL_WEBHOOK_PUBLIC_KEY".to_string(),
             ghl_public_key.to_string(),
+        ),
+        // The sandbox's media host is on loopback, which media downloads otherwise refuse.
+        (
+            "SWITCHBOARD_MEDIA_ALLOW_INTERNAL_HOSTS".to_string(),
+            "true".to_string(),
         ),
     ]);
     Ok(env)

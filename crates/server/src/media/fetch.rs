@@ -6,6 +6,7 @@
 //! chunk) is ever held. A download has its own client and total timeout, because a large
 //! file on a slow link legitimately takes longer than an API call.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, HeaderMap, StatusCode};
@@ -13,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use channels::{Channel, Credentials};
 use outbound::{ApiRequest, ApiResponse};
 
-use super::kind;
+use super::{guard, kind};
 
 /// The longest one download may take, connection included.
 pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,18 +53,39 @@ impl FetchError {
 pub struct Downloader {
     http: reqwest::Client,
     max_bytes: u64,
+    /// Internal addresses may be reached (see [`guard`]).
+    allow_internal: bool,
 }
 
 impl Downloader {
-    pub fn new(max_bytes: u64) -> Result<Self, reqwest::Error> {
+    /// `allow_internal` lifts the guard against internal addresses ([`guard`]).
+    pub fn new(max_bytes: u64, allow_internal: bool) -> Result<Self, reqwest::Error> {
         // Redirects are followed (Twilio answers its media URLs with a redirect to its CDN);
         // reqwest drops the Authorization header when a redirect leaves the host.
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(DOWNLOAD_TIMEOUT)
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()?;
-        Ok(Self { http, max_bytes })
+            .connect_timeout(Duration::from_secs(10));
+        let http = if allow_internal {
+            builder.redirect(reqwest::redirect::Policy::limited(5))
+        } else {
+            builder.dns_resolver(Arc::new(guard::PublicOnly)).redirect(
+                reqwest::redirect::Policy::custom(|attempt| {
+                    if attempt.previous().len() >= 5 {
+                        attempt.error("too many redirects")
+                    } else if guard::internal_literal(attempt.url()).is_some() {
+                        attempt.error("a redirect to an internal address")
+                    } else {
+                        attempt.follow()
+                    }
+                }),
+            )
+        }
+        .build()?;
+        Ok(Self {
+            http,
+            max_bytes,
+            allow_internal,
+        })
     }
 
     pub fn max_bytes(&self) -> u64 {
@@ -100,6 +122,9 @@ impl Downloader {
 
     /// Runs `request` and reads at most `max_bytes` of its body.
     async fn download(&self, request: ApiRequest) -> Result<ApiResponse, FetchError> {
+        if !self.allow_internal {
+            self.refuse_internal(&request.url).await?;
+        }
         let mut builder = self
             .http
             .request(request.method, &request.url)
@@ -146,6 +171,29 @@ impl Downloader {
             headers: response.headers().clone(),
             body: body.freeze(),
         })
+    }
+
+    /// Refuses, before any request, a URL whose host is internal: an IP literal, or a
+    /// name that resolves only to internal addresses. (The client's resolver enforces the
+    /// same at connection time; this gives the refusal its reason, for good.)
+    async fn refuse_internal(&self, url: &str) -> Result<(), FetchError> {
+        let Ok(parsed) = reqwest::Url::parse(url) else {
+            return Err(FetchError::refused("its address is not a valid URL"));
+        };
+        let internal = match (guard::internal_literal(&parsed), parsed.host_str()) {
+            (Some(_), _) => true,
+            (None, Some(host)) if parsed.domain().is_some() => {
+                let port = parsed.port_or_known_default().unwrap_or(443);
+                guard::resolves_only_internally(host, port).await
+            }
+            _ => false,
+        };
+        if internal {
+            return Err(FetchError::refused(
+                "its address is internal (loopback, private network or metadata service)",
+            ));
+        }
+        Ok(())
     }
 
     fn too_large(&self, size: Option<u64>) -> FetchError {
@@ -232,7 +280,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_without_length_is_counted_and_cut_at_the_limit() {
-        let downloader = Downloader::new(4096).unwrap();
+        let downloader = Downloader::new(4096, true).unwrap();
         let url = serve_once(PNG_HEAD, vec![7u8; 100_000]).await;
         assert_eq!(
             downloader.link(&url).await.unwrap_err(),
@@ -248,7 +296,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_declared_length_over_the_limit_is_refused_before_reading() {
-        let downloader = Downloader::new(4096).unwrap();
+        let downloader = Downloader::new(4096, true).unwrap();
         let head = "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 12900000\r\n\r\n";
         let url = serve_once(head, vec![]).await;
         assert_eq!(
@@ -262,7 +310,7 @@ mod tests {
 
     #[tokio::test]
     async fn statuses_and_types_decide_retry_or_refusal() {
-        let downloader = Downloader::new(4096).unwrap();
+        let downloader = Downloader::new(4096, true).unwrap();
         let url = serve_once(
             "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
             vec![],

@@ -11,6 +11,7 @@
 //!   are served with their stored type.
 
 pub mod fetch;
+pub mod guard;
 mod inbound;
 pub mod kind;
 pub mod link;
@@ -69,7 +70,7 @@ impl Media {
         Ok(Self {
             store: media_store,
             links: LinkSigner::new(&key[..], &config.public_url, config.media_link_ttl()),
-            downloader: Downloader::new(config.media_max_bytes)?,
+            downloader: Downloader::new(config.media_max_bytes, config.media_allow_internal_hosts)?,
         })
     }
 }

@@ -105,6 +105,8 @@ impl Bridge {
                 "SWITCHBOARD_SHUTDOWN_GRACE_SECS".to_string(),
                 "2".to_string(),
             ),
+            // The sandbox's media host is on loopback (`extra` may set it back to false).
+            (crate::ALLOW_INTERNAL_MEDIA.to_string(), "true".to_string()),
         ];
         let env: Vec<(String, String)> = env
             .into_iter()

@@ -22,6 +22,9 @@ use server::{AppState, Roles};
 use store::testing::TestStore;
 use tokio::sync::oneshot;
 
+/// Lets media downloads reach the loopback sandbox (see `server::media::guard`).
+pub const ALLOW_INTERNAL_MEDIA: &str = "SWITCHBOARD_MEDIA_ALLOW_INTERNAL_HOSTS";
+
 /// A running server and what it runs on.
 pub struct TestServer {
     pub base: String,
@@ -48,6 +51,11 @@ impl TestServer {
             "SWITCHBOARD_DATA_DIR".into(),
             data.path().display().to_string(),
         )];
+        // The sandbox's media host is on loopback, which production refuses to download
+        // from; a test of that guard sets this to false.
+        if !env.iter().any(|(k, _)| *k == ALLOW_INTERNAL_MEDIA) {
+            vars.push((ALLOW_INTERNAL_MEDIA.into(), "true".into()));
+        }
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Arc::new(config::Config::load(None, vars).unwrap().config);
         let state = AppState::new(test.store.clone(), config).unwrap();

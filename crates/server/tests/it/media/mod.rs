@@ -58,6 +58,14 @@ async fn inbound_with_media(bridge: &Bridge, content: &str, media_url: &str) -> 
     found.unwrap()
 }
 
+/// How many GET requests the sandbox's media host has answered.
+async fn media_requests(bridge: &Bridge) -> usize {
+    let requests = bridge.get("/media/requests").await;
+    requests
+        .as_array()
+        .map_or(0, |r| r.iter().filter(|r| r["method"] == "GET").count())
+}
+
 /// The inbound message's timeline events of `kind`.
 async fn events(bridge: &Bridge, kind: &str) -> Vec<Value> {
     let store = &bridge.test.store;
@@ -228,6 +236,28 @@ async fn a_disallowed_type_is_refused_and_a_missing_file_noted() {
     assert_eq!(
         refused[0]["reason"],
         "text/html is not an allowed attachment type"
+    );
+    bridge.stop().await;
+}
+
+/// Production refuses media on internal addresses (loopback, private networks, cloud
+/// metadata): the sandbox's own media host, on loopback, is refused, and the text goes on.
+#[tokio::test]
+async fn media_on_an_internal_address_is_refused_and_never_fetched() {
+    let bridge = Bridge::start_with(&[(crate::ALLOW_INTERNAL_MEDIA, "false")]).await;
+    let url = host(&bridge, "inside.png", "image/png", image(1_000)).await;
+    let fetched_before = media_requests(&bridge).await;
+    let message = inbound_with_media(&bridge, "Look", &url).await;
+    let reason = "its address is internal (loopback, private network or metadata service)";
+    assert_eq!(
+        message["body"],
+        format!("Look\n[attachment refused: {reason}]")
+    );
+    assert_eq!(events(&bridge, "media.refused").await[0]["reason"], reason);
+    assert_eq!(
+        media_requests(&bridge).await,
+        fetched_before,
+        "nothing was fetched"
     );
     bridge.stop().await;
 }

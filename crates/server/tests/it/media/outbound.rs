@@ -24,7 +24,7 @@ async fn outbound_attachments_are_fetched_into_files_within_the_limits() {
             .await
             .unwrap();
     }
-    let downloader = Downloader::new(2048).unwrap();
+    let downloader = Downloader::new(2048, true).unwrap();
     let url = |name: &str| format!("{base}/media/{name}");
     let files = fetch_outbound_files(&downloader, &[url("a.jpg"), url("report%20Q1.pdf")])
         .await

@@ -91,6 +91,7 @@ async fn s3_stores_fetched_media_and_serves_it_through_signed_links() {
                 "SWITCHBOARD_OBJECT_STORE_URL",
                 "s3://switchboard-media/sb".into(),
             ),
+            (crate::ALLOW_INTERNAL_MEDIA, "true".into()),
         ],
     )
     .unwrap()
