@@ -45,10 +45,6 @@ fn key_json(key: &ApiKey) -> Value {
     })
 }
 
-fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, detail)
-}
-
 /// `POST /api/v1/api-keys` `{name, role?, location_id?}` → 201 with the key, once.
 pub(super) async fn create(
     State(state): State<AppState>,
@@ -59,7 +55,7 @@ pub(super) async fn create(
     let mut scope: TenantScope = principal.scope()?.clone();
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(bad_request(
+        return Err(ApiError::bad_request(
             "invalid_name",
             format!("name must be 1 to {MAX_NAME_CHARS} characters"),
         ));
@@ -68,7 +64,7 @@ pub(super) async fn create(
         None => principal.role,
         Some(word) => word
             .parse::<Role>()
-            .map_err(|e| bad_request("invalid_role", e.to_string()))?,
+            .map_err(|e| ApiError::bad_request("invalid_role", e.to_string()))?,
     };
     if !principal.role.may_grant(role) || role == Role::Operator {
         return Err(ApiError::new(
@@ -86,7 +82,7 @@ pub(super) async fn create(
         scope = TenantScope::for_location(&state.store.location(&scope, &id).await?);
     }
     if scope.location_id().is_some() && role == Role::AgencyAdmin {
-        return Err(bad_request(
+        return Err(ApiError::bad_request(
             "invalid_role",
             "a location's key can't be agency_admin",
         ));

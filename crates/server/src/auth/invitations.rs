@@ -46,10 +46,6 @@ pub(super) struct AcceptBody {
     password: String,
 }
 
-fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, detail)
-}
-
 /// `POST /api/v1/users/invitations` → 201 with the invited user and whether the email went.
 pub(super) async fn invite(
     State(state): State<AppState>,
@@ -61,13 +57,13 @@ pub(super) async fn invite(
     let email = body.email.trim();
     let name = body.name.as_deref().unwrap_or("").trim();
     if email.chars().count() > MAX_FIELD_CHARS || name.chars().count() > MAX_FIELD_CHARS {
-        return Err(bad_request(
+        return Err(ApiError::bad_request(
             "too_long",
             format!("email and name are at most {MAX_FIELD_CHARS} characters"),
         ));
     }
     if email.parse::<lettre::Address>().is_err() {
-        return Err(bad_request(
+        return Err(ApiError::bad_request(
             "invalid_email",
             "email is not an email address",
         ));
@@ -75,7 +71,7 @@ pub(super) async fn invite(
     let role = body
         .role
         .parse::<Role>()
-        .map_err(|e| bad_request("invalid_role", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request("invalid_role", e.to_string()))?;
     if !principal.role.may_grant(role) || role == Role::Operator {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -89,13 +85,13 @@ pub(super) async fn invite(
     }
     match (role, scope.location_id()) {
         (Role::AgencyAdmin, Some(_)) => {
-            return Err(bad_request(
+            return Err(ApiError::bad_request(
                 "invalid_role",
                 "a location's user can't be agency_admin",
             ))
         }
         (Role::LocationAdmin | Role::Agent, None) => {
-            return Err(bad_request(
+            return Err(ApiError::bad_request(
                 "location_required",
                 "this role works in one location: give location_id",
             ))
@@ -190,7 +186,7 @@ pub(super) async fn accept(
     {
         Ok(taken) => taken,
         Err(StoreError::NotFound) => {
-            return Err(bad_request(
+            return Err(ApiError::bad_request(
                 "invalid_token",
                 "this invitation is unknown, used or expired; ask for a new one",
             ))

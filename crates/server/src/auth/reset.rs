@@ -121,8 +121,7 @@ pub(super) async fn confirm(
     {
         Ok(taken) => taken,
         Err(StoreError::NotFound) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
+            return Err(ApiError::bad_request(
                 "invalid_token",
                 "this reset link is unknown, used or expired; ask for a new one",
             ))
@@ -159,11 +158,9 @@ pub(super) async fn new_password_hash(password: String) -> Result<String, ApiErr
         .map_err(|e| ApiError::internal(format!("password hashing stopped: {e}")))?;
     match hashed {
         Ok(hash) => Ok(hash),
-        Err(e @ PasswordError::TooShort) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "weak_password",
-            e.to_string(),
-        )),
+        Err(e @ PasswordError::TooShort) => {
+            Err(ApiError::bad_request("weak_password", e.to_string()))
+        }
         Err(e) => Err(ApiError::internal(e.to_string())),
     }
 }

@@ -33,6 +33,11 @@ impl ApiError {
         }
     }
 
+    /// 400 with a stable `code` for the field or rule that failed.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }

@@ -60,19 +60,7 @@ impl Bridge {
             whatsapp_callback_delay: Duration::from_millis(20),
             ..SandboxOptions::default()
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let sandbox = format!("http://{}", listener.local_addr().unwrap());
-        let (stop_sim, sim_stopped) = oneshot::channel::<()>();
-        let sim_task = tokio::spawn({
-            let sim = sim.clone();
-            async move {
-                let _ = sim
-                    .serve(listener, async {
-                        let _ = sim_stopped.await;
-                    })
-                    .await;
-            }
-        });
+        let (sandbox, stop_sim, sim_task) = serve_sandbox(&sim).await;
 
         // The gateway, configured against them.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -220,27 +208,7 @@ impl Bridge {
             .json(&json!({"line": LINE, "url": format!("{gateway}/webhooks/{provider}/{}", channel.id)}))
             .send().await.unwrap();
 
-        let gateway_store = store::Store::new(
-            store::Db::connect(&test.options()).await.unwrap(),
-            store::testing::test_keys(),
-        );
-        let state = AppState::new(gateway_store, config).unwrap();
-        let (stop_gw, gw_stopped) = oneshot::channel::<()>();
-        let gw_task = tokio::spawn(async move {
-            server::run(
-                state,
-                Roles {
-                    http: Some(listener),
-                    workers: true,
-                },
-                async {
-                    let _ = gw_stopped.await;
-                },
-            )
-            .await
-            .unwrap();
-            drop(data);
-        });
+        let (stop_gw, gw_task) = serve_gateway(&test, config, listener, data).await;
         Self {
             sandbox,
             client,
@@ -816,4 +784,54 @@ async fn a_contacts_next_send_does_not_wait_for_ghl_status_updates() {
         "the status updates should still be waiting"
     );
     bridge.stop().await;
+}
+
+/// Serves `sim` on a loopback port: its base URL, how to stop it, its task.
+pub async fn serve_sandbox(
+    sim: &Sandbox,
+) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let sim = sim.clone();
+    let task = tokio::spawn(async move {
+        let _ = sim
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (base, stop, task)
+}
+
+/// Runs the gateway (HTTP and workers) on `listener`, with its own connection to `test`'s
+/// database as another process would have; `data` lives as long as it runs.
+pub async fn serve_gateway(
+    test: &TestStore,
+    config: Arc<config::Config>,
+    listener: tokio::net::TcpListener,
+    data: tempfile::TempDir,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let gateway_store = store::Store::new(
+        store::Db::connect(&test.options()).await.unwrap(),
+        store::testing::test_keys(),
+    );
+    let state = AppState::new(gateway_store, config).unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server::run(
+            state,
+            Roles {
+                http: Some(listener),
+                workers: true,
+            },
+            async {
+                let _ = stopped.await;
+            },
+        )
+        .await
+        .unwrap();
+        drop(data);
+    });
+    (stop, task)
 }

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use sandbox::{Sandbox, SandboxOptions};
 use serde_json::{json, Value};
-use server::{AppState, Roles};
 use store::repo::{Agency, Location};
 use store::testing::TestStore;
 use store::TenantScope;
 use tokio::sync::oneshot;
+
+use crate::bridge::{serve_gateway, serve_sandbox};
 
 const CLIENT_ID: &str = "sbapp-client";
 const PROVIDER_ID: &str = "cp-install";
@@ -44,19 +45,7 @@ impl Install {
             ghl_token_expires_in: token_lifetime,
             ..SandboxOptions::default()
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let sandbox = format!("http://{}", listener.local_addr().unwrap());
-        let (stop_sim, sim_stopped) = oneshot::channel::<()>();
-        let sim_task = tokio::spawn({
-            let sim = sim.clone();
-            async move {
-                let _ = sim
-                    .serve(listener, async {
-                        let _ = sim_stopped.await;
-                    })
-                    .await;
-            }
-        });
+        let (sandbox, stop_sim, sim_task) = serve_sandbox(&sim).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway = format!("http://{}", listener.local_addr().unwrap());
         sim.set_gateway_base_url(Some(gateway.clone()));
@@ -83,27 +72,7 @@ impl Install {
         .collect();
         let config = Arc::new(config::Config::load(None, env).unwrap().config);
         let test = TestStore::new().await;
-        let gateway_store = store::Store::new(
-            store::Db::connect(&test.options()).await.unwrap(),
-            store::testing::test_keys(),
-        );
-        let state = AppState::new(gateway_store, config).unwrap();
-        let (stop_gw, gw_stopped) = oneshot::channel::<()>();
-        let gw_task = tokio::spawn(async move {
-            server::run(
-                state,
-                Roles {
-                    http: Some(listener),
-                    workers: true,
-                },
-                async {
-                    let _ = gw_stopped.await;
-                },
-            )
-            .await
-            .unwrap();
-            drop(data);
-        });
+        let (stop_gw, gw_task) = serve_gateway(&test, config, listener, data).await;
         Self {
             sim,
             sandbox,
