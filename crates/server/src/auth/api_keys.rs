@@ -23,7 +23,7 @@ use crate::AppState;
 /// The longest key name we keep.
 const MAX_NAME_CHARS: usize = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct NewKeyBody {
     name: String,
     role: Option<String>,
@@ -46,6 +46,10 @@ fn key_json(key: &ApiKey) -> Value {
 }
 
 /// `POST /api/v1/api-keys` `{name, role?, location_id?}` → 201 with the key, once.
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys",
+    request_body = NewKeyBody,
+    responses((status = 201, description = "the key, with its secret shown this once",
+        body = serde_json::Value)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -53,6 +57,12 @@ pub(super) async fn create(
 ) -> Result<Response, ApiError> {
     principal.require(Permission::ManageApiKeys)?;
     let mut scope: TenantScope = principal.scope()?.clone();
+    if let Some(location) = body.location_id.as_deref() {
+        // Looked up through the caller's scope: another tenant's location reads as missing,
+        // before anything else in the body is judged.
+        let id: LocationId = location.parse().map_err(|_| ApiError::not_found())?;
+        scope = TenantScope::for_location(&state.store.location(&scope, &id).await?);
+    }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::bad_request(
@@ -75,11 +85,6 @@ pub(super) async fn create(
                 principal.role
             ),
         ));
-    }
-    if let Some(location) = body.location_id.as_deref() {
-        // Looked up through the caller's scope: another tenant's location reads as missing.
-        let id: LocationId = location.parse().map_err(|_| ApiError::not_found())?;
-        scope = TenantScope::for_location(&state.store.location(&scope, &id).await?);
     }
     if scope.location_id().is_some() && role == Role::AgencyAdmin {
         return Err(ApiError::bad_request(
@@ -123,6 +128,8 @@ pub(super) async fn create(
 }
 
 /// `GET /api/v1/api-keys`: the keys the caller's scope holds, without secrets.
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys",
+    responses((status = 200, description = "`{data: [key]}`, without secrets", body = serde_json::Value)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -135,6 +142,9 @@ pub(super) async fn list(
 }
 
 /// `DELETE /api/v1/api-keys/{id}`: revokes the key; 404 for another tenant's.
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys",
+    params(("id" = String, Path, description = "the key's id (key_…)")),
+    responses((status = 200, description = "the revoked key", body = serde_json::Value)))]
 pub(super) async fn revoke(
     State(state): State<AppState>,
     principal: Principal,

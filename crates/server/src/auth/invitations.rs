@@ -32,7 +32,7 @@ const INVITATION_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// The longest name or email we keep.
 const MAX_FIELD_CHARS: usize = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct InviteBody {
     email: String,
     role: String,
@@ -40,13 +40,17 @@ pub(super) struct InviteBody {
     name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct AcceptBody {
     token: String,
     password: String,
 }
 
 /// `POST /api/v1/users/invitations` → 201 with the invited user and whether the email went.
+#[utoipa::path(post, path = "/api/v1/users/invitations", tag = "users",
+    request_body = InviteBody,
+    responses((status = 201, description = "the invited user, and whether the email went",
+        body = serde_json::Value)))]
 pub(super) async fn invite(
     State(state): State<AppState>,
     principal: Principal,
@@ -54,6 +58,11 @@ pub(super) async fn invite(
 ) -> Result<Response, ApiError> {
     principal.require(Permission::ManageUsers)?;
     let mut scope: TenantScope = principal.scope()?.clone();
+    // Ids first: another tenant's location is 404 whatever else is wrong with the body.
+    if let Some(location) = body.location_id.as_deref() {
+        let id: LocationId = location.parse().map_err(|_| ApiError::not_found())?;
+        scope = TenantScope::for_location(&state.store.location(&scope, &id).await?);
+    }
     let email = body.email.trim();
     let name = body.name.as_deref().unwrap_or("").trim();
     if email.chars().count() > MAX_FIELD_CHARS || name.chars().count() > MAX_FIELD_CHARS {
@@ -78,10 +87,6 @@ pub(super) async fn invite(
             "forbidden",
             format!("the role {} may not invite a {role}", principal.role),
         ));
-    }
-    if let Some(location) = body.location_id.as_deref() {
-        let id: LocationId = location.parse().map_err(|_| ApiError::not_found())?;
-        scope = TenantScope::for_location(&state.store.location(&scope, &id).await?);
     }
     match (role, scope.location_id()) {
         (Role::AgencyAdmin, Some(_)) => {
@@ -172,6 +177,9 @@ pub(super) async fn invite(
 }
 
 /// `POST /api/v1/auth/accept-invitation` `{token, password}` → the account is active.
+#[utoipa::path(post, path = "/api/v1/auth/accept-invitation", tag = "auth", security(()),
+    request_body = AcceptBody,
+    responses((status = 200, description = "the account is active", body = serde_json::Value)))]
 pub(super) async fn accept(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,

@@ -20,14 +20,14 @@ use super::{client_ip, cookies, password, Principal, LOCKOUT_MS, LOCKOUT_THRESHO
 use crate::http::{ApiError, REQUEST_ID};
 use crate::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct LoginBody {
     email: String,
     password: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct RefreshBody {
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(super) struct RefreshBody {
     refresh_token: Option<String>,
 }
 
@@ -99,6 +99,10 @@ fn session_response(state: &AppState, user: &User, refresh: &str) -> Result<Resp
 }
 
 /// `POST /api/v1/auth/login` `{email, password}`.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()),
+    request_body = LoginBody,
+    responses((status = 200, description = "signed in: access and refresh tokens, the user; \
+        session cookies set", body = serde_json::Value)))]
 pub(super) async fn login(
     State(state): State<AppState>,
     extensions: Extensions,
@@ -216,6 +220,9 @@ fn presented_refresh(headers: &HeaderMap, body: &Bytes) -> Result<Option<String>
 
 /// `POST /api/v1/auth/refresh`: the refresh token (body `{refresh_token}` or cookie) for
 /// a new access token and a new refresh token. A token used before revokes its family.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", security(()),
+    request_body(content = Option<RefreshBody>, description = "or the sb_refresh cookie"),
+    responses((status = 200, description = "new access and refresh tokens", body = serde_json::Value)))]
 pub(super) async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -274,6 +281,9 @@ fn signed_out() -> Response {
 
 /// `POST /api/v1/auth/logout`: ends the session of the presented refresh token. Always
 /// 204: signing out twice is not an error.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(()),
+    request_body(content = Option<RefreshBody>, description = "or the sb_refresh cookie"),
+    responses((status = 204, description = "signed out (also when already)")))]
 pub(super) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -305,6 +315,8 @@ pub(super) async fn logout(
 
 /// `POST /api/v1/auth/logout-all`: ends every session of the calling user, and every
 /// access token issued so far.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth",
+    responses((status = 204, description = "every session and access token of the user ended")))]
 pub(super) async fn logout_all(
     State(state): State<AppState>,
     principal: Principal,
@@ -341,6 +353,9 @@ pub(super) async fn logout_all(
 }
 
 /// `GET /api/v1/me`: who the caller is, its role, tenant and permissions.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    responses((status = 200, description = "the caller: kind, id, role, tenant, permissions",
+        body = serde_json::Value)))]
 pub(super) async fn me(principal: Principal) -> Json<Value> {
     let (kind, id, extra) = match &principal.caller {
         Caller::User { id, email } => ("user", id.to_string(), json!({"email": email})),

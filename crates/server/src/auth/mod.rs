@@ -28,9 +28,9 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use axum::http::Extensions;
-use axum::routing::{delete, get, post};
-use axum::Router;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use password::{generate_password, hash_password, PasswordError, MIN_PASSWORD_LEN};
 pub use principal::{Caller, Principal, Via};
@@ -97,21 +97,19 @@ fn client_ip(extensions: &Extensions) -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
-/// `/api/v1/auth/*`, `/api/v1/me` and `/api/v1/api-keys`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/login", post(login::login))
-        .route("/api/v1/auth/refresh", post(login::refresh))
-        .route("/api/v1/auth/logout", post(login::logout))
-        .route("/api/v1/auth/logout-all", post(login::logout_all))
-        .route("/api/v1/auth/password-reset", post(reset::request))
-        .route("/api/v1/auth/password-reset/confirm", post(reset::confirm))
-        .route("/api/v1/auth/accept-invitation", post(invitations::accept))
-        .route("/api/v1/users/invitations", post(invitations::invite))
-        .route("/api/v1/me", get(login::me))
-        .route(
-            "/api/v1/api-keys",
-            post(api_keys::create).get(api_keys::list),
-        )
-        .route("/api/v1/api-keys/{id}", delete(api_keys::revoke))
+/// `/api/v1/auth/*`, `/api/v1/me`, `/api/v1/users/invitations` and `/api/v1/api-keys`,
+/// described for the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login::login))
+        .routes(routes!(login::refresh))
+        .routes(routes!(login::logout))
+        .routes(routes!(login::logout_all))
+        .routes(routes!(reset::request))
+        .routes(routes!(reset::confirm))
+        .routes(routes!(invitations::accept))
+        .routes(routes!(invitations::invite))
+        .routes(routes!(login::me))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
 }

@@ -27,18 +27,21 @@ use crate::AppState;
 /// How long a reset link works.
 const RESET_TTL_MS: i64 = 60 * 60 * 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct ResetRequest {
     email: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct ResetConfirm {
     token: String,
     password: String,
 }
 
 /// `POST /api/v1/auth/password-reset` `{email}` → 202, always.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", security(()),
+    request_body = ResetRequest,
+    responses((status = 202, description = "accepted; a link is mailed if the address has an account")))]
 pub(super) async fn request(
     State(state): State<AppState>,
     extensions: Extensions,
@@ -107,6 +110,9 @@ pub(super) async fn request(
 }
 
 /// `POST /api/v1/auth/password-reset/confirm` `{token, password}`.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", security(()),
+    request_body = ResetConfirm,
+    responses((status = 204, description = "password changed; every session ended")))]
 pub(super) async fn confirm(
     State(state): State<AppState>,
     headers: HeaderMap,

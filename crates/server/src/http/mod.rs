@@ -28,7 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/media/{*key}", get(crate::media::serve))
         .merge(crate::webhooks::routes())
         .merge(crate::install::routes())
-        .merge(crate::auth::routes())
+        .merge(crate::api::routes())
 }
 
 /// Wraps `routes` in the layers every request gets, outermost first: a request id (taken

@@ -110,3 +110,44 @@ impl Store {
         Agency::from_row(&row)
     }
 }
+
+impl Store {
+    /// Every agency, newest first, a page at a time: for operators only (no scope).
+    pub async fn agencies_for_operator(
+        &self,
+        paging: &crate::Paging,
+    ) -> Result<crate::Paged<Agency>, StoreError> {
+        let (at, after_id) = paging.after_binds();
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM agencies WHERE {} ORDER BY created_at DESC, id DESC LIMIT $3",
+            crate::page::after_condition("created_at", "id", "$1", "$2")
+        ))
+        .bind(at)
+        .bind(after_id)
+        .bind(paging.fetch())
+        .fetch_all(self.db().reader())
+        .await?;
+        let agencies = rows
+            .iter()
+            .map(Agency::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::Paged::from_rows(agencies, paging, |a| {
+            (a.created_at_ms, a.id.to_string())
+        }))
+    }
+
+    /// Renames an agency. The caller has already checked that it may (an operator, or the
+    /// agency's own admin).
+    pub async fn rename_agency(&self, id: &AgencyId, name: &str) -> Result<Agency, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE agencies SET name = $1, updated_at = $2 WHERE id = $3 RETURNING {COLUMNS}"
+        ))
+        .bind(name)
+        .bind(self.now_ms())
+        .bind(id.as_str())
+        .fetch_optional(self.db().writer())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Agency::from_row(&row)
+    }
+}

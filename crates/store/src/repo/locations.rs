@@ -175,6 +175,62 @@ impl Store {
         rows.iter().map(Location::from_row).collect()
     }
 
+    /// The locations the scope can see, newest first, a page at a time.
+    pub async fn locations_page(
+        &self,
+        scope: &TenantScope,
+        paging: &crate::Paging,
+    ) -> Result<crate::Paged<Location>, StoreError> {
+        let (agency, only) = scope.binds();
+        let (at, after_id) = paging.after_binds();
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM locations WHERE agency_id = $1 AND ($2 IS NULL OR id = $2) \
+             AND {} ORDER BY created_at DESC, id DESC LIMIT $5",
+            crate::page::after_condition("created_at", "id", "$3", "$4")
+        ))
+        .bind(agency)
+        .bind(only)
+        .bind(at)
+        .bind(after_id)
+        .bind(paging.fetch())
+        .fetch_all(self.db().reader())
+        .await?;
+        let locations = rows
+            .iter()
+            .map(Location::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::Paged::from_rows(locations, paging, |l| {
+            (l.created_at_ms, l.id.to_string())
+        }))
+    }
+
+    /// Changes a location's name and time zone (`None` leaves a field as it is). Another
+    /// tenant's location is `NotFound`.
+    pub async fn update_location(
+        &self,
+        scope: &TenantScope,
+        id: &LocationId,
+        name: Option<&str>,
+        time_zone: Option<&str>,
+    ) -> Result<Location, StoreError> {
+        let (agency, only) = scope.binds();
+        let row = sqlx::query(&format!(
+            "UPDATE locations SET name = COALESCE($1, name), time_zone = COALESCE($2, time_zone), \
+             updated_at = $3 WHERE id = $4 AND agency_id = $5 AND ($6 IS NULL OR id = $6) \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(name)
+        .bind(time_zone)
+        .bind(self.now_ms())
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(only)
+        .fetch_optional(self.db().writer())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Location::from_row(&row)
+    }
+
     /// A location by our id, for operator commands (`channel add`), which then scope to
     /// it.
     pub async fn location_for_operator(&self, id: &LocationId) -> Result<Location, StoreError> {

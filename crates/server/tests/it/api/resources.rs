@@ -1,0 +1,70 @@
+//! Agencies and locations through the API.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{get, send, world};
+use crate::TestServer;
+
+#[tokio::test]
+async fn locations_list_page_by_cursor_and_patch_validates() {
+    let server = TestServer::start(&[]).await;
+    let alpha = world(&server, "alpha").await;
+    let (status, page) = get(&server, &alpha.admin, "/api/v1/locations?limit=1").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["id"], alpha.id("locations"));
+    assert!(page["next_cursor"].is_null());
+    for bad in [
+        "/api/v1/locations?limit=0",
+        "/api/v1/locations?cursor=nope!",
+    ] {
+        let (status, body) = get(&server, &alpha.admin, bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let path = format!("/api/v1/locations/{}", alpha.id("locations"));
+    let (status, body) = send(
+        &server,
+        Method::PATCH,
+        &alpha.admin,
+        &path,
+        &json!({"name": "Main St", "time_zone": "America/Chicago"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Main St");
+    assert_eq!(body["time_zone"], "America/Chicago");
+    for bad in [
+        json!({"name": ""}),
+        json!({"time_zone": "not a zone"}),
+        json!({"nope": 1}),
+    ] {
+        let (status, body) = send(&server, Method::PATCH, &alpha.admin, &path, &bad).await;
+        assert!(status == 400 || status == 422, "{bad}: {status} {body}");
+    }
+    let (_, after) = get(&server, &alpha.admin, &path).await;
+    assert_eq!(after["name"], "Main St", "a refused change changes nothing");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenant_sees_only_its_own_agency() {
+    let server = TestServer::start(&[]).await;
+    let alpha = world(&server, "alpha").await;
+    let (status, page) = get(&server, &alpha.admin, "/api/v1/agencies").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["id"], alpha.id("agencies"));
+    let path = format!("/api/v1/agencies/{}", alpha.id("agencies"));
+    let (status, body) = send(
+        &server,
+        Method::PATCH,
+        &alpha.admin,
+        &path,
+        &json!({"name": "Alpha Co"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Alpha Co");
+    server.stop().await;
+}
