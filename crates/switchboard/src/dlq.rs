@@ -35,7 +35,7 @@ pub(crate) async fn run(config_path: Option<&Path>, command: DlqCommand) -> Resu
         }
         DlqCommand::Retry { ids, all, kind } => {
             if all {
-                let n = queue.replay_all(kind.as_deref()).await?;
+                let n = queue.replay_all(None, kind.as_deref()).await?;
                 audit_replay(&store, "all", json!({"kind": kind, "jobs": n})).await?;
                 println!("replayed {n} dead job(s)");
             } else {

@@ -17,6 +17,8 @@
 //! - Lists are pages, newest first: `?limit=&cursor=` in, [`Page`] out.
 
 mod agencies;
+mod audit;
+mod dead_jobs;
 mod locations;
 mod openapi;
 mod page;
@@ -35,6 +37,8 @@ fn described() -> OpenApiRouter<AppState> {
         .merge(crate::auth::routes())
         .merge(agencies::routes())
         .merge(locations::routes())
+        .merge(dead_jobs::routes())
+        .merge(audit::routes())
 }
 
 /// The API's routes (the document's own route included) for the HTTP face.

@@ -178,7 +178,15 @@ async fn record(
                 .advance_message_status(tx, &sent.message, &sent.agency, accepted.status, None)
                 .await?;
             if let Some(status) = changed.filter(|s| *s != MessageStatus::Sent) {
-                enqueue_status(store, tx, &sent.message, &sent.channel.location_id, status).await?;
+                enqueue_status(
+                    store,
+                    tx,
+                    &sent.message,
+                    &sent.agency,
+                    &sent.channel.location_id,
+                    status,
+                )
+                .await?;
             }
             Outcome::Completed
         }
@@ -288,7 +296,7 @@ async fn fail_in(
         .await?
         .is_some()
     {
-        enqueue_status(store, tx, message, location, MessageStatus::Failed).await?;
+        enqueue_status(store, tx, message, agency, location, MessageStatus::Failed).await?;
     }
     Ok(())
 }
@@ -297,12 +305,13 @@ async fn enqueue_status(
     store: &Store,
     tx: &mut store::Tx,
     message: &Message,
+    agency: &domain::AgencyId,
     location: &domain::LocationId,
     status: MessageStatus,
 ) -> Result<(), StoreError> {
     store
         .queue()
-        .enqueue(tx, sync_status_job(message, location, status))
+        .enqueue(tx, sync_status_job(message, agency, location, status))
         .await?;
     Ok(())
 }

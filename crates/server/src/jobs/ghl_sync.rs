@@ -389,7 +389,8 @@ async fn reply_once(
                     json!({"message_id": reply.id, "confirmation": confirmation}),
                 )
                 .ordered_by(conversation.id.as_str())
-                .paced_by(line_pacing_key(&c.channel.id)),
+                .paced_by(line_pacing_key(&c.channel.id))
+                .for_agency(&c.channel.agency_id),
             )
             .await?;
     }

@@ -150,7 +150,8 @@ async fn fail_in_ghl(
                     "location_id": location.id, "ghl_message_id": payload.message_id,
                     "reason": "no line is connected to this location in Switchboard",
                 }),
-            ),
+            )
+            .for_agency(&location.agency_id),
         )
         .await?;
     tx.commit().await?;

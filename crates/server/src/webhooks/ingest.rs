@@ -21,6 +21,7 @@ pub const SYNC_STATUS: &str = "sync_status";
 /// back the conversation's next send, which only waits for its line.
 pub fn sync_status_job(
     message: &Message,
+    agency: &domain::AgencyId,
     location: &domain::LocationId,
     status: MessageStatus,
 ) -> NewJob {
@@ -30,6 +31,7 @@ pub fn sync_status_job(
     )
     .ordered_by(message.id.as_str())
     .paced_by(ghl_pacing_key(location))
+    .for_agency(agency)
 }
 
 /// The pacing key of a location's GHL budget.
@@ -168,7 +170,8 @@ async fn inbound(
                 }),
             )
             .ordered_by(conversation.id.as_str())
-            .paced_by(ghl_pacing_key(&channel.location_id)),
+            .paced_by(ghl_pacing_key(&channel.location_id))
+            .for_agency(&channel.agency_id),
         )
         .await?;
     Ok(())
@@ -235,7 +238,12 @@ async fn status(
             .queue()
             .enqueue(
                 tx,
-                sync_status_job(&message, &channel.location_id, new_status),
+                sync_status_job(
+                    &message,
+                    &channel.agency_id,
+                    &channel.location_id,
+                    new_status,
+                ),
             )
             .await?;
     }

@@ -62,6 +62,7 @@ pub fn deliver_job(accepted: &AcceptedOutbound) -> NewJob {
     )
     .ordered_by(accepted.conversation.id.as_str())
     .paced_by(line_pacing_key(&accepted.conversation.channel_id))
+    .for_agency(&accepted.agency_id)
 }
 
 async fn run(store: Store, mut waiting: mpsc::Receiver<(OutboundRequest, Reply)>) {

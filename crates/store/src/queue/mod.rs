@@ -88,6 +88,8 @@ pub struct NewJob {
     pub pacing_key: Option<String>,
     /// Overrides the queue's default number of attempts.
     pub max_attempts: Option<u32>,
+    /// The agency the job works for: its admins see it in the dead-letter queue.
+    pub agency_id: Option<domain::AgencyId>,
 }
 
 impl NewJob {
@@ -99,7 +101,14 @@ impl NewJob {
             ordering_key: None,
             pacing_key: None,
             max_attempts: None,
+            agency_id: None,
         }
+    }
+
+    /// The agency the job works for (see [`NewJob::agency_id`]).
+    pub fn for_agency(mut self, agency: &domain::AgencyId) -> Self {
+        self.agency_id = Some(agency.clone());
+        self
     }
 
     /// Jobs with the same ordering key run one at a time, in enqueue order.
@@ -184,8 +193,8 @@ impl Queue {
         let max_attempts = job.max_attempts.unwrap_or(self.retry.max_attempts);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs (kind, payload, state, attempt, max_attempts, run_at, \
-             ordering_key, pacing_key, created_at, updated_at) \
-             VALUES ($1, $2, 'ready', 0, $3, $4, $5, $6, $7, $7) RETURNING id",
+             ordering_key, pacing_key, agency_id, created_at, updated_at) \
+             VALUES ($1, $2, 'ready', 0, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
         )
         .bind(&job.kind)
         .bind(job.payload.to_string())
@@ -193,6 +202,7 @@ impl Queue {
         .bind(now.saturating_add(delay))
         .bind(job.ordering_key.as_deref())
         .bind(job.pacing_key.as_deref())
+        .bind(job.agency_id.as_ref().map(domain::AgencyId::as_str))
         .bind(now)
         .fetch_one(&mut **tx)
         .await?;
@@ -211,24 +221,26 @@ impl Queue {
     ) -> Result<Vec<JobId>, StoreError> {
         let now = self.db.now_ms();
         let mut ids = Vec::with_capacity(jobs.len());
-        for chunk in crate::multirow::chunks(jobs, 6) {
+        for chunk in crate::multirow::chunks(jobs, 7) {
             let rows = (0..chunk.len())
                 .map(|i| {
-                    let p = 2 + i * 6;
+                    let p = 2 + i * 7;
                     format!(
-                        "(${p}, ${}, 'ready', 0, ${}, ${}, ${}, ${}, $1, $1)",
+                        "(${p}, ${}, 'ready', 0, ${}, ${}, ${}, ${}, ${}, $1, $1)",
                         p + 1,
                         p + 2,
                         p + 3,
                         p + 4,
-                        p + 5
+                        p + 5,
+                        p + 6
                     )
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
                 "INSERT INTO jobs (kind, payload, state, attempt, max_attempts, run_at, \
-                 ordering_key, pacing_key, created_at, updated_at) VALUES {rows} RETURNING id"
+                 ordering_key, pacing_key, agency_id, created_at, updated_at) VALUES {rows} \
+                 RETURNING id"
             );
             let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(now);
             for job in chunk {
@@ -241,7 +253,8 @@ impl Queue {
                     ))
                     .bind(now.saturating_add(delay))
                     .bind(job.ordering_key.as_deref())
-                    .bind(job.pacing_key.as_deref());
+                    .bind(job.pacing_key.as_deref())
+                    .bind(job.agency_id.as_ref().map(domain::AgencyId::as_str));
             }
             let mut chunk_ids = query.fetch_all(&mut **tx).await?;
             // Both backends number the rows of one INSERT in VALUES order.

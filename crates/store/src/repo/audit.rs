@@ -100,3 +100,39 @@ impl Store {
         rows.iter().map(AuditEntry::from_row).collect()
     }
 }
+
+impl Store {
+    /// A page of the log, newest first: one agency's entries, or (with `None`, for
+    /// operators) every entry including installation-wide ones. `action` keeps the
+    /// entries whose action is it or starts with it and a dot (`auth` → `auth.login`, …).
+    pub async fn audit_page(
+        &self,
+        agency: Option<&AgencyId>,
+        action: Option<&str>,
+        paging: &crate::Paging,
+    ) -> Result<crate::Paged<AuditEntry>, StoreError> {
+        let (at, after_id) = paging.after_binds();
+        let rows = sqlx::query(&format!(
+            "SELECT id, agency_id, actor, action, target, detail, request_id, at FROM audit_log \
+             WHERE ($1 IS NULL OR agency_id = $1) \
+             AND ($2 IS NULL OR action = $2 OR substr(action, 1, length($3)) = $3) AND {} \
+             ORDER BY at DESC, id DESC LIMIT $6",
+            crate::page::after_condition("at", "id", "$4", "$5")
+        ))
+        .bind(agency.map(AgencyId::as_str))
+        .bind(action)
+        .bind(action.map(|a| format!("{a}.")))
+        .bind(at)
+        .bind(after_id)
+        .bind(paging.fetch())
+        .fetch_all(self.db().reader())
+        .await?;
+        let entries = rows
+            .iter()
+            .map(AuditEntry::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::Paged::from_rows(entries, paging, |e| {
+            (e.at_ms, e.id.to_string())
+        }))
+    }
+}

@@ -44,6 +44,7 @@ pub struct OutboundRequest {
 pub struct AcceptedOutbound {
     pub message_id: MessageId,
     pub conversation: Conversation,
+    pub agency_id: domain::AgencyId,
 }
 
 /// What became of one [`OutboundRequest`].
@@ -166,6 +167,7 @@ impl Store {
             let accepted = AcceptedOutbound {
                 message_id,
                 conversation,
+                agency_id: agency.clone(),
             };
             jobs.push(job(&accepted));
             outcomes[p.index] = Some(OutboundOutcome::Accepted(accepted));

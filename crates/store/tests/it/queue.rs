@@ -238,7 +238,7 @@ async fn permanent_failures_go_dead_at_once_and_replay_all_brings_them_back() {
         assert_eq!(result, Finished::Dead);
     }
     assert_eq!(queue.dead_jobs(None, 10).await.unwrap().len(), 4);
-    assert_eq!(queue.replay_all(Some("deliver")).await.unwrap(), 3);
+    assert_eq!(queue.replay_all(None, Some("deliver")).await.unwrap(), 3);
     assert_eq!(queue.dead_jobs(None, 10).await.unwrap().len(), 1);
     assert_eq!(queue.claim(&["deliver"], 10, LEASE).await.unwrap().len(), 3);
 }

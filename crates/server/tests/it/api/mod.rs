@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`: its OpenAPI document, each resource, and the walk over
 //! every documented route with another tenant's ids.
 
+mod dead_jobs;
 mod document;
 mod resources;
 mod tenant_walk;
@@ -19,7 +20,6 @@ use crate::TestServer;
 /// One tenant with one of everything, and the ids of each, by the path segment that
 /// names the resource in the API (`locations`, `channels`, …).
 pub(super) struct World {
-    #[allow(dead_code)] // for resource tests that need the records themselves
     pub tenant: Tenant,
     pub ids: BTreeMap<&'static str, String>,
     /// `Authorization` of the tenant's agency admin.
@@ -111,7 +111,17 @@ pub(super) async fn world(server: &TestServer, name: &str) -> World {
         )
         .await
         .unwrap();
+    let job = store
+        .queue()
+        .enqueue(
+            &mut tx,
+            store::queue::NewJob::new("deliver", serde_json::json!({"message_id": message.id}))
+                .for_agency(&tenant.agency.id),
+        )
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
+    bury(server, job).await;
     let email = format!("admin@{name}.test");
     user(server, &email, "agency_admin", Some(&tenant)).await;
     let signed_in = session(server, &email).await;
@@ -124,6 +134,7 @@ pub(super) async fn world(server: &TestServer, name: &str) -> World {
         ("conversations", conversation.id.to_string()),
         ("messages", message.id.to_string()),
         ("api-keys", key.id.to_string()),
+        ("dead-jobs", job.to_string()),
     ]);
     World { tenant, ids, admin }
 }
@@ -159,4 +170,13 @@ pub(super) async fn send(
         .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Sends a job straight to the dead-letter queue, as if its last attempt had failed.
+pub(super) async fn bury(server: &TestServer, job: store::queue::JobId) {
+    sqlx::query("UPDATE jobs SET state = 'dead', attempt = 5, last_error = 'boom' WHERE id = $1")
+        .bind(job.0)
+        .execute(server.test.store.db().writer())
+        .await
+        .unwrap();
 }
