@@ -106,6 +106,12 @@ pub struct Config {
     /// Days an uninstalled agency's or location's data is kept before it may be purged.
     /// Default 30.
     pub uninstall_retention_days: u32,
+    /// `/api/v1` requests a minute from one client address (a burst of as many).
+    /// Default 1200.
+    pub api_requests_per_minute_per_address: u32,
+    /// `/api/v1` requests a minute with one API key or one user's session, from any
+    /// address. Default 600.
+    pub api_requests_per_minute_per_credential: u32,
     /// Stripe secret API key (billing). Default none: billing off.
     pub stripe_api_key: Option<SecretString>,
     /// Stripe API base URL. Default `https://api.stripe.com`.
@@ -222,6 +228,16 @@ impl Config {
             uninstall_retention_days: r.or("uninstall_retention_days", 30, |s| {
                 parse::number(s, 0, 3650)
             })?,
+            api_requests_per_minute_per_address: r.or(
+                "api_requests_per_minute_per_address",
+                1200,
+                |s| parse::number(s, 1, 1_000_000),
+            )?,
+            api_requests_per_minute_per_credential: r.or(
+                "api_requests_per_minute_per_credential",
+                600,
+                |s| parse::number(s, 1, 1_000_000),
+            )?,
             stripe_api_key: r.secret("stripe_api_key")?,
             stripe_api_base: r.url("stripe_api_base", "https://api.stripe.com")?,
             stripe_webhook_secret: r.secret("stripe_webhook_secret")?,

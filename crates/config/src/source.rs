@@ -96,6 +96,8 @@ pub(crate) const SETTINGS: &[Spec] = &[
     text("ghl_marketplace_url"),
     text("ghl_conversation_provider_id"),
     number("uninstall_retention_days"),
+    number("api_requests_per_minute_per_address"),
+    number("api_requests_per_minute_per_credential"),
     secret("stripe_api_key"),
     text("stripe_api_base"),
     secret("stripe_webhook_secret"),

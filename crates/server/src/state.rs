@@ -50,7 +50,7 @@ impl AppState {
         let ghl_outbound = crate::connectors::Connectors::new(&config)?.outbound;
         Ok(Self {
             ghl_outbound,
-            auth: crate::auth::Auth::new(store.keys()),
+            auth: crate::auth::Auth::new(store.keys(), &config),
             media,
             mailer,
             outbound_intake: crate::webhooks::OutboundIntake::start(store.clone()),

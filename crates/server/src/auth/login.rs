@@ -41,17 +41,10 @@ fn invalid_credentials() -> ApiError {
 
 /// 429 with `Retry-After`: this address tried to sign in (or reset a password) too often.
 pub(super) fn rate_limited(wait: std::time::Duration) -> Response {
-    let mut response = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+    super::limits::too_many(
+        wait,
         "too many sign-in attempts from this address; try again later",
     )
-    .into_response();
-    let secs = wait.as_secs().max(1).to_string();
-    if let Ok(value) = HeaderValue::from_str(&secs) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
 }
 
 pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {

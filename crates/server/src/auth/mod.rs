@@ -14,6 +14,7 @@
 mod api_keys;
 mod cookies;
 mod invitations;
+mod limits;
 mod login;
 mod password;
 mod principal;
@@ -32,6 +33,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use limits::limit_api;
 pub use password::{generate_password, hash_password, PasswordError, MIN_PASSWORD_LEN};
 pub use principal::{Caller, Principal, Via};
 pub use roles::{allows, Permission, Role};
@@ -57,6 +59,7 @@ const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 20;
 pub struct Auth {
     access: tokens::AccessKeys,
     login_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    api_limits: limits::ApiLimits,
 }
 
 impl std::fmt::Debug for Auth {
@@ -66,12 +69,17 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// Access tokens are signed with a key derived from the master key ring.
-    pub fn new(keys: &secrets::KeyRing) -> Self {
+    /// Access tokens are signed with a key derived from the master key ring; the API's
+    /// request budgets come from the configuration.
+    pub fn new(keys: &secrets::KeyRing, config: &config::Config) -> Self {
         let per_minute = NonZeroU32::new(LOGIN_ATTEMPTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
         Self {
             access: tokens::AccessKeys::new(&*keys.derive("auth-access-jwt")),
             login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            api_limits: limits::ApiLimits::new(
+                config.api_requests_per_minute_per_address,
+                config.api_requests_per_minute_per_credential,
+            ),
         }
     }
 

@@ -102,7 +102,12 @@ fn changes_state(method: &Method) -> bool {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_value(&parts.headers)
+}
+
+/// The token of an `Authorization: Bearer …` header, if any.
+pub(super) fn bearer_value(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -45,6 +45,10 @@ pub fn app(state: AppState, routes: Router<AppState>) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
                 .layer(axum::middleware::from_fn(observe::observe))
                 .layer(axum::middleware::from_fn(error::json_errors))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::auth::limit_api,
+                ))
                 .layer(CatchPanicLayer::custom(error::panic_response))
                 .layer(TimeoutLayer::with_status_code(
                     axum::http::StatusCode::REQUEST_TIMEOUT,

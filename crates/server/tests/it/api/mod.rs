@@ -3,6 +3,7 @@
 
 mod dead_jobs;
 mod document;
+mod limits;
 mod resources;
 mod tenant_walk;
 
