@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageQuery};
+use super::{Body, Page, PageQuery};
 use crate::auth::{allows, Permission, Principal};
 use crate::http::ApiError;
 use crate::AppState;
@@ -47,6 +47,7 @@ impl From<Agency> for AgencyView {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AgencyPatch {
     /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
 }
 
@@ -115,7 +116,7 @@ async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Json(patch): Json<AgencyPatch>,
+    Body(patch): Body<AgencyPatch>,
 ) -> Result<Json<AgencyView>, ApiError> {
     let agency = visible(&state, &principal, &id).await?;
     if !allows(principal.role, Permission::ManageAgencies) {

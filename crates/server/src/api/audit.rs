@@ -75,7 +75,7 @@ async fn list(
         Role::Operator => None,
         _ => Some(principal.scope()?.agency_id().clone()),
     };
-    let action = filter.action.as_deref();
+    let action = filter.action.as_deref().filter(|a| !a.is_empty());
     if action.is_some_and(|a| {
         a.is_empty()
             || a.len() > 64

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageQuery};
+use super::{Body, Page, PageQuery};
 use crate::auth::{Permission, Principal, Role};
 use crate::http::ApiError;
 use crate::AppState;
@@ -97,7 +97,7 @@ fn job_id(id: &str) -> Result<JobId, ApiError> {
 
 /// A job kind filter: a word, so a typo is a clear 400 rather than an empty list.
 fn valid_kind(kind: Option<&str>) -> Result<Option<&str>, ApiError> {
-    match kind {
+    match kind.filter(|k| !k.is_empty()) {
         Some(k)
             if k.is_empty()
                 || k.len() > 64
@@ -108,7 +108,7 @@ fn valid_kind(kind: Option<&str>) -> Result<Option<&str>, ApiError> {
                 "kind must be a job kind such as deliver or sync_status",
             ))
         }
-        other => Ok(other),
+        other => Ok(other), // absent or empty: every kind
     }
 }
 
@@ -188,7 +188,7 @@ async fn replay_one(
 async fn replay_all(
     State(state): State<AppState>,
     principal: Principal,
-    Json(body): Json<ReplayAll>,
+    Body(body): Body<ReplayAll>,
 ) -> Result<Json<Replayed>, ApiError> {
     principal.require(Permission::ReplayDeadJobs)?;
     let agency = agency_of(&principal)?;

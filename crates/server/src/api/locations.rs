@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::agencies::valid_name;
-use super::{Page, PageQuery};
+use super::{Body, Page, PageQuery};
 use crate::auth::{Permission, Principal};
 use crate::http::ApiError;
 use crate::AppState;
@@ -55,8 +55,10 @@ impl From<Location> for LocationView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationPatch {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
     /// An IANA time zone name, e.g. `Europe/Paris` or `UTC`.
+    #[schema(max_length = 64, pattern = "^[A-Z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")]
     pub time_zone: Option<String>,
 }
 
@@ -114,7 +116,7 @@ async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Json(patch): Json<LocationPatch>,
+    Body(patch): Body<LocationPatch>,
 ) -> Result<Json<LocationView>, ApiError> {
     let scope = principal.scope()?;
     // Looked up first: another tenant's id is 404 whatever the caller's role.

@@ -18,6 +18,7 @@
 
 mod agencies;
 mod audit;
+mod body;
 mod dead_jobs;
 mod locations;
 mod openapi;
@@ -26,6 +27,7 @@ mod page;
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 
+pub use body::Body;
 pub use openapi::document;
 pub use page::{Page, PageQuery};
 

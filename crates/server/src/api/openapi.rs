@@ -34,8 +34,8 @@ struct Frame;
 
 /// The statuses any operation may answer with besides its own: bad input, no or wrong
 /// credentials, a role without the permission, an id outside the caller's tenant, a body
-/// over the limit, too many requests.
-const COMMON_ERRORS: [(&str, &str); 6] = [
+/// over the limit or not JSON or not fitting the schema, a duplicate, too many requests.
+const COMMON_ERRORS: [(&str, &str); 9] = [
     ("400", "malformed or invalid input"),
     ("401", "no valid access token, API key or session cookie"),
     (
@@ -43,7 +43,10 @@ const COMMON_ERRORS: [(&str, &str); 6] = [
         "the caller's role lacks the permission, or the CSRF check failed",
     ),
     ("404", "no such resource in the caller's tenant"),
+    ("409", "conflicts with an existing resource (a duplicate)"),
     ("413", "the body is over the size limit"),
+    ("415", "the body is not sent as application/json"),
+    ("422", "the JSON body does not fit the operation's schema"),
     ("429", "too many requests: wait for Retry-After seconds"),
 ];
 

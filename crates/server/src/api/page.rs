@@ -38,7 +38,13 @@ impl PageQuery {
                 format!("limit must be 1 to {MAX_LIMIT}"),
             ));
         }
-        let after = self.cursor.as_deref().map(decode).transpose()?;
+        // An empty `cursor=` is no cursor: the first page.
+        let after = self
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode)
+            .transpose()?;
         Ok(Paging { limit, after })
     }
 }

@@ -53,7 +53,7 @@ fn key_json(key: &ApiKey) -> Value {
 pub(super) async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    Json(body): Json<NewKeyBody>,
+    crate::api::Body(body): crate::api::Body<NewKeyBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Permission::ManageApiKeys)?;
     let mut scope: TenantScope = principal.scope()?.clone();

@@ -34,9 +34,14 @@ const MAX_FIELD_CHARS: usize = 200;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct InviteBody {
+    #[schema(format = Email, max_length = 200)]
     email: String,
+    /// A role the inviter may grant.
+    #[schema(pattern = "^(agency_admin|location_admin|agent)$")]
     role: String,
+    /// The location a location admin or agent works in (`loc_…`).
     location_id: Option<String>,
+    #[schema(max_length = 200)]
     name: Option<String>,
 }
 
@@ -54,7 +59,7 @@ pub(super) struct AcceptBody {
 pub(super) async fn invite(
     State(state): State<AppState>,
     principal: Principal,
-    Json(body): Json<InviteBody>,
+    crate::api::Body(body): crate::api::Body<InviteBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Permission::ManageUsers)?;
     let mut scope: TenantScope = principal.scope()?.clone();
@@ -183,7 +188,7 @@ pub(super) async fn invite(
 pub(super) async fn accept(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-    Json(body): Json<AcceptBody>,
+    crate::api::Body(body): crate::api::Body<AcceptBody>,
 ) -> Result<Response, ApiError> {
     let hash = new_password_hash(body.password).await?;
     let store = &state.store;

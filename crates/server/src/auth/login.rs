@@ -100,7 +100,7 @@ pub(super) async fn login(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    Json(body): Json<LoginBody>,
+    crate::api::Body(body): crate::api::Body<LoginBody>,
 ) -> Result<Response, ApiError> {
     if let Some(wait) = state.auth.login_wait(client_ip(&extensions)) {
         return Ok(rate_limited(wait));
@@ -191,11 +191,13 @@ pub(super) async fn login(
 /// The refresh token a request presents: in the JSON body, else in the cookie, which
 /// (being sent by the browser on its own) must come with the CSRF header.
 fn presented_refresh(headers: &HeaderMap, body: &Bytes) -> Result<Option<String>, ApiError> {
+    // No body, or `null`, is no token in the body.
     let parsed: RefreshBody = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshBody::default()
     } else {
-        serde_json::from_slice(body)
+        serde_json::from_slice::<Option<RefreshBody>>(body)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_json", format!("body: {e}")))?
+            .unwrap_or_default()
     };
     if let Some(token) = parsed.refresh_token.filter(|t| !t.is_empty()) {
         return Ok(Some(token));

@@ -46,7 +46,7 @@ pub(super) async fn request(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    Json(body): Json<ResetRequest>,
+    crate::api::Body(body): crate::api::Body<ResetRequest>,
 ) -> Result<Response, ApiError> {
     if let Some(wait) = state.auth.login_wait(client_ip(&extensions)) {
         return Ok(rate_limited(wait));
@@ -116,7 +116,7 @@ pub(super) async fn request(
 pub(super) async fn confirm(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(body): Json<ResetConfirm>,
+    crate::api::Body(body): crate::api::Body<ResetConfirm>,
 ) -> Result<Response, ApiError> {
     let hash = new_password_hash(body.password).await?;
     let store = &state.store;
