@@ -24,7 +24,7 @@ mod store;
 pub mod tenant;
 
 pub use store::Store;
-pub use tenant::TenantScope;
+pub use tenant::{TenantReader, TenantScope};
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -11,6 +11,8 @@
 
 use domain::{AgencyId, LocationId};
 
+use crate::error::StoreError;
+
 use crate::repo::{Agency, Channel, Location};
 
 /// Whose data a piece of code may touch: one agency, optionally narrowed to a location.
@@ -18,6 +20,9 @@ use crate::repo::{Agency, Channel, Location};
 pub struct TenantScope {
     agency_id: AgencyId,
     location_id: Option<LocationId>,
+    /// Reads through [`crate::Db::tenant_reader`] go behind PostgreSQL's row-level
+    /// security wall too (see [`TenantScope::walled`]).
+    walled: bool,
 }
 
 impl TenantScope {
@@ -26,6 +31,7 @@ impl TenantScope {
         Self {
             agency_id: agency.id.clone(),
             location_id: None,
+            walled: false,
         }
     }
 
@@ -34,6 +40,7 @@ impl TenantScope {
         Self {
             agency_id: location.agency_id.clone(),
             location_id: Some(location.id.clone()),
+            walled: false,
         }
     }
 
@@ -42,7 +49,17 @@ impl TenantScope {
         Self {
             agency_id: channel.agency_id.clone(),
             location_id: Some(channel.location_id.clone()),
+            walled: false,
         }
+    }
+
+    /// The same scope, its reads behind the database's own wall as well: on PostgreSQL,
+    /// row-level security shows them only this agency's rows. For requests from outside
+    /// (the API, the dashboard), where a forgotten filter would leak; the workers' own
+    /// scopes skip the extra round trips.
+    pub fn walled(mut self) -> Self {
+        self.walled = true;
+        self
     }
 
     pub fn agency_id(&self) -> &AgencyId {
@@ -60,5 +77,54 @@ impl TenantScope {
             self.agency_id.as_str(),
             self.location_id.as_ref().map(LocationId::as_str),
         )
+    }
+}
+
+/// A connection for reads on behalf of one tenant (see [`crate::Db::tenant_reader`]).
+///
+/// On PostgreSQL, for a [walled](TenantScope::walled) scope, it is a transaction that has
+/// set `switchboard.agency_id`: the row-level security policies (migration 0011) then
+/// hide every other agency's rows from whatever runs on it, even a query that forgot its
+/// scope filter. Otherwise it is a plain pooled connection. Dropping it ends the
+/// transaction (it only read).
+#[derive(Debug)]
+pub enum TenantReader {
+    Walled(sqlx::Transaction<'static, sqlx::Any>),
+    Plain(sqlx::pool::PoolConnection<sqlx::Any>),
+}
+
+impl std::ops::Deref for TenantReader {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        match self {
+            TenantReader::Walled(tx) => tx,
+            TenantReader::Plain(conn) => conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for TenantReader {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        match self {
+            TenantReader::Walled(tx) => tx,
+            TenantReader::Plain(conn) => conn,
+        }
+    }
+}
+
+impl crate::Db {
+    /// A connection to read `scope`'s data on: behind the row-level security wall when the
+    /// scope is walled and the backend is PostgreSQL (one `BEGIN` and one `set_config`
+    /// more than a pooled read), a pooled connection otherwise.
+    pub async fn tenant_reader(&self, scope: &TenantScope) -> Result<TenantReader, StoreError> {
+        if !(scope.walled && self.backend() == crate::Backend::Postgres) {
+            return Ok(TenantReader::Plain(self.reader().acquire().await?));
+        }
+        let mut tx = self.reader().begin().await?;
+        sqlx::query("SELECT set_config('switchboard.agency_id', $1, true)")
+            .bind(scope.agency_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        Ok(TenantReader::Walled(tx))
     }
 }

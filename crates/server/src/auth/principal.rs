@@ -158,16 +158,21 @@ async fn scope_of(
     location: Option<&domain::LocationId>,
 ) -> Result<Option<TenantScope>, ApiError> {
     let store = &state.store;
+    // Walled: on PostgreSQL, what a request reads through its scope is also behind the
+    // row-level security policies.
     Ok(match (location, agency) {
-        (Some(location), _) => Some(TenantScope::for_location(
-            &store
-                .location_for_operator(location)
-                .await
-                .map_err(or_unauthorized)?,
-        )),
-        (None, Some(agency)) => Some(TenantScope::for_agency(
-            &store.agency(agency).await.map_err(or_unauthorized)?,
-        )),
+        (Some(location), _) => Some(
+            TenantScope::for_location(
+                &store
+                    .location_for_operator(location)
+                    .await
+                    .map_err(or_unauthorized)?,
+            )
+            .walled(),
+        ),
+        (None, Some(agency)) => Some(
+            TenantScope::for_agency(&store.agency(agency).await.map_err(or_unauthorized)?).walled(),
+        ),
         (None, None) => None,
     })
 }

@@ -156,7 +156,7 @@ impl Store {
         .bind(id.as_str())
         .bind(agency)
         .bind(only)
-        .fetch_optional(self.db().reader())
+        .fetch_optional(&mut *self.db().tenant_reader(scope).await?)
         .await?
         .ok_or(StoreError::NotFound)?;
         Location::from_row(&row)
@@ -193,7 +193,7 @@ impl Store {
         .bind(at)
         .bind(after_id)
         .bind(paging.fetch())
-        .fetch_all(self.db().reader())
+        .fetch_all(&mut *self.db().tenant_reader(scope).await?)
         .await?;
         let locations = rows
             .iter()

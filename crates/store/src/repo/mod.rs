@@ -58,7 +58,7 @@ impl Store {
         .bind(id)
         .bind(agency)
         .bind(location)
-        .fetch_optional(self.db().reader())
+        .fetch_optional(&mut *self.db().tenant_reader(scope).await?)
         .await?
         .ok_or(StoreError::NotFound)
     }

@@ -11,6 +11,7 @@ mod outbound;
 mod pool;
 mod queue;
 mod repo;
+mod tenant_wall;
 
 use std::time::Duration;
 
