@@ -68,3 +68,42 @@ async fn a_tenant_sees_only_its_own_agency() {
     assert_eq!(body["name"], "Alpha Co");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_operator_pages_through_every_agency_but_holds_no_tenant_rights() {
+    let server = TestServer::start(&[]).await;
+    let alpha = world(&server, "alpha").await;
+    let bravo = world(&server, "bravo").await;
+    crate::auth::user(&server, "ops@switchboard.test", "operator", None).await;
+    let session = crate::auth::session(&server, "ops@switchboard.test").await;
+    let operator = crate::auth::bearer(session["access_token"].as_str().unwrap());
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/agencies?limit=1".to_string();
+    loop {
+        let (status, page) = get(&server, &operator, &path).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page["items"].as_array().unwrap().len() <= 1);
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/agencies?limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    let mut expected = vec![
+        alpha.id("agencies").to_string(),
+        bravo.id("agencies").to_string(),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected);
+    // Tenant data is not an operator's: no scope, so 403.
+    let (status, _) = get(&server, &operator, "/api/v1/locations").await;
+    assert_eq!(status, 403);
+    server.stop().await;
+}
