@@ -17,6 +17,8 @@
 //! - Lists are pages, newest first: `?limit=&cursor=` in, [`Page`] out.
 
 mod agencies;
+mod channel_input;
+mod channels;
 mod locations;
 mod openapi;
 mod page;
@@ -34,6 +36,7 @@ fn described() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .merge(crate::auth::routes())
         .merge(agencies::routes())
+        .merge(channels::routes())
         .merge(locations::routes())
 }
 
