@@ -93,7 +93,7 @@ impl ChannelSender {
         api_base_override: Option<&str>,
     ) -> Result<(), Verification> {
         let implementation =
-            channels::for_provider(provider).ok_or_else(|| Verification::Unsupported(provider))?;
+            channels::for_provider(provider).ok_or(Verification::Unsupported(provider))?;
         let base = implementation
             .api_base(credentials, api_base_override)
             .map_err(Verification::Invalid)?;
