@@ -77,6 +77,21 @@ pub trait Channel: Send + Sync + fmt::Debug {
     /// opt-out).
     fn parse_send(&self, response: &ApiResponse) -> Result<SendAccepted, Failure>;
 
+    /// The request that checks `credentials` with the provider: one cheap, read-only,
+    /// authenticated call, made before credentials are stored (channel creation and
+    /// rotation), so a typo is refused up front instead of failing the first send.
+    fn build_verify(
+        &self,
+        credentials: &Credentials,
+        api_base: &str,
+    ) -> Result<ApiRequest, ChannelError>;
+
+    /// Reads the answer to [`Self::build_verify`]. The shared reading (2xx accepted, other
+    /// 4xx refused, 408/429/5xx unavailable) fits every provider so far.
+    fn parse_verify(&self, response: &ApiResponse) -> Result<(), crate::VerifyFailure> {
+        crate::verify::read_verify_response(response)
+    }
+
     /// Authenticates a webhook on the raw request, before anything is parsed or stored.
     fn verify_webhook(
         &self,

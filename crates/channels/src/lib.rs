@@ -19,6 +19,7 @@ mod secret;
 pub mod sendblue;
 pub mod twilio;
 pub mod unipile;
+mod verify;
 pub mod whatsapp;
 
 pub use address::{contact_handle, e164};
@@ -32,6 +33,7 @@ pub use secret::secret_matches;
 pub use sendblue::SendBlue;
 pub use twilio::Twilio;
 pub use unipile::UniPile;
+pub use verify::{read_verify_response, VerifyFailure};
 pub use whatsapp::WhatsApp;
 
 use domain::Provider;

@@ -22,6 +22,9 @@ pub struct AppState {
     pub mailer: crate::mail::Mailer,
     /// The HTTP side's calls to GHL (the install callback's code exchange).
     pub(crate) ghl_outbound: Arc<outbound::Outbound>,
+    /// The HTTP side's calls to channel providers: credential checks before a channel is
+    /// connected or its credentials rotated. Shares `ghl_outbound`'s executor.
+    pub(crate) channel_calls: crate::connectors::ChannelSender,
     /// Sign-in: access token keys, the per-address sign-in limiter.
     pub auth: crate::auth::Auth,
 }
@@ -47,9 +50,10 @@ impl AppState {
         let ghl_keys = ghl::webhook::WebhookKeys::with_ed25519(&config.ghl_webhook_public_key)?;
         let media = crate::media::Media::from_config(&config, &store)?;
         let mailer = crate::mail::Mailer::from_config(&config)?;
-        let ghl_outbound = crate::connectors::Connectors::new(&config)?.outbound;
+        let connectors = crate::connectors::Connectors::new(&config)?;
         Ok(Self {
-            ghl_outbound,
+            ghl_outbound: connectors.outbound,
+            channel_calls: connectors.channels,
             auth: crate::auth::Auth::new(store.keys(), &config),
             media,
             mailer,

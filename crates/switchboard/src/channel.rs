@@ -81,7 +81,7 @@ pub(crate) async fn add(config_path: Option<&Path>, args: ChannelAddArgs) -> Res
         )
         .await?;
     tx.commit().await?;
-    let webhook_url = format!("{}/webhooks/{}/{}", config.public_url, provider, created.id);
+    let webhook_url = server::connectors::webhook_url(&config.public_url, provider, &created.id);
     if args.json {
         println!(
             "{}",

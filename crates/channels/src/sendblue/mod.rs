@@ -127,6 +127,22 @@ impl Channel for SendBlue {
             .json(&Value::Object(body)))
     }
 
+    /// `GET /api/account/webhooks`: lists the account's webhook configuration, needs both
+    /// API headers, and changes nothing.
+    fn build_verify(
+        &self,
+        credentials: &Credentials,
+        api_base: &str,
+    ) -> Result<ApiRequest, ChannelError> {
+        let key_id = header_credential(credentials, "api_key_id")?;
+        let secret_key = header_credential(credentials, "api_secret_key")?;
+        let url = crate::channel::endpoint(api_base, "/api/account/webhooks")?;
+        Ok(ApiRequest::new(Method::GET, url)
+            .header("sb-api-key-id", key_id)
+            .header("sb-api-secret-key", secret_key)
+            .header("accept", "application/json"))
+    }
+
     fn parse_send(&self, response: &ApiResponse) -> Result<SendAccepted, Failure> {
         let parsed = json::object(&response.body).ok();
         let fields = parsed.as_ref().map(Fields);

@@ -11,6 +11,7 @@ mod twilio_signature;
 mod twilio_webhook;
 mod unipile_send;
 mod unipile_webhook;
+mod verify;
 mod whatsapp_responses;
 mod whatsapp_send;
 mod whatsapp_signature;

@@ -145,6 +145,25 @@ impl Channel for Twilio {
             .form(form.finish()))
     }
 
+    /// `GET /2010-04-01/Accounts/{account_sid}.json` with HTTP Basic `sid:token`: the
+    /// account resource, readable only with that account's own credentials.
+    fn build_verify(
+        &self,
+        credentials: &Credentials,
+        api_base: &str,
+    ) -> Result<ApiRequest, ChannelError> {
+        let sid = account_sid(credentials)?;
+        let token = credentials.require(Provider::Twilio, "auth_token")?;
+        if let Some(service) = credentials.get("messaging_service_sid") {
+            check_sid(service, "MG", "messaging_service_sid")?;
+        }
+        let url = crate::channel::endpoint(api_base, &format!("/2010-04-01/Accounts/{sid}.json"))?;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"));
+        Ok(ApiRequest::new(Method::GET, url)
+            .header("authorization", format!("Basic {basic}"))
+            .header("accept", "application/json"))
+    }
+
     fn parse_send(&self, response: &ApiResponse) -> Result<SendAccepted, Failure> {
         if !response.status.is_success() {
             return Err(failure::classify_failure(response));

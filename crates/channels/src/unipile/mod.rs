@@ -184,6 +184,24 @@ impl Channel for UniPile {
     /// Such an id never matches a webhook, so that message gets no read receipt; its echo
     /// is still dropped by its sender. Refusing it would make the job retry and the
     /// contact receive it twice.
+    /// `GET {base}/api/v1/accounts/{account_id}` with the API key: the connected account,
+    /// which a key of another UniPile tenant cannot read (401 for a wrong key, 404 for an
+    /// account the key does not own).
+    fn build_verify(
+        &self,
+        credentials: &Credentials,
+        api_base: &str,
+    ) -> Result<ApiRequest, ChannelError> {
+        let account = credentials.require(Provider::Unipile, "account_id")?;
+        let url = crate::channel::endpoint(
+            api_base,
+            &format!("/api/v1/accounts/{}", path_segment(account)),
+        )?;
+        Ok(ApiRequest::new(Method::GET, url)
+            .header("x-api-key", api_key(credentials)?)
+            .header("accept", "application/json"))
+    }
+
     fn parse_send(&self, response: &ApiResponse) -> Result<SendAccepted, Failure> {
         if !response.status.is_success() {
             return Err(failure::classify_failure(response));

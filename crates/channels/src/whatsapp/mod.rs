@@ -119,6 +119,21 @@ impl Channel for WhatsApp {
             .json(&body))
     }
 
+    /// `GET {api_base}/{phone_number_id}` with the bearer token: the Graph API's phone
+    /// number node, at the same API version as sends (the version is part of the base).
+    /// A token that cannot see the number gets 400 (code 100) or 401 (code 190).
+    fn build_verify(
+        &self,
+        credentials: &Credentials,
+        api_base: &str,
+    ) -> Result<ApiRequest, ChannelError> {
+        let id = phone_number_id(credentials)?;
+        let token = access_token(credentials)?;
+        let url = crate::channel::endpoint(api_base, &format!("/{id}"))?;
+        Ok(ApiRequest::new(http::Method::GET, url)
+            .header("authorization", format!("Bearer {token}")))
+    }
+
     fn parse_send(&self, response: &ApiResponse) -> Result<SendAccepted, Failure> {
         if !response.status.is_success() {
             return Err(failure::classify_failure(response));

@@ -233,3 +233,24 @@ pub(crate) async fn typing_indicator(
     }
     Json(json!({"number": text("number"), "status": "SENT", "error_message": null})).into_response()
 }
+
+/// `GET /api/account/webhooks` → the account's receive webhooks, one per line that has
+/// one (the shape of the configuration body, `{webhooks: [{url, sendblue_numbers}]}`;
+/// secrets are never read back). Wrong credentials get the 401 every call gets: gateways
+/// use this cheap read to check credentials.
+pub(crate) async fn account_webhooks(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    let account = match authenticate(&shared, &headers) {
+        Ok(a) => a,
+        Err(response) => return *response,
+    };
+    let state = lock(&shared.sendblue);
+    let webhooks: Vec<Value> = account
+        .lines
+        .iter()
+        .filter_map(|line| {
+            let url = state.webhooks.get(line)?;
+            Some(json!({"url": url, "sendblue_numbers": [line]}))
+        })
+        .collect();
+    Json(json!({"webhooks": webhooks, "type": "receive"})).into_response()
+}

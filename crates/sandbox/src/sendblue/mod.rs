@@ -170,6 +170,7 @@ fn api(shared: Shared) -> Router {
         .route("/api/status", get(api::status))
         .route("/api/evaluate-service", get(api::evaluate_service))
         .route("/api/send-typing-indicator", post(api::typing_indicator))
+        .route("/api/account/webhooks", get(api::account_webhooks))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(shared)

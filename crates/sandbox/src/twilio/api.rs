@@ -277,3 +277,48 @@ pub(crate) async fn list_messages(
     }))
     .into_response()
 }
+
+/// `GET /2010-04-01/Accounts/{AccountSid}.json` → the account resource, to its own
+/// credentials only (401 / 20003 for a wrong token, 404 / 20404 for another account's
+/// SID). The real resource also carries the auth token; the simulator leaves it out, as
+/// nothing should read it back.
+pub(crate) async fn fetch_account(
+    State(shared): State<Shared>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(path_sid) = account.strip_suffix(".json") else {
+        return error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        );
+    };
+    let account = match authenticate(&shared, &headers) {
+        Ok(a) if a.sid == path_sid => a,
+        Ok(_) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                20404,
+                &format!(
+                    "The requested resource /2010-04-01/Accounts/{path_sid}.json was not found"
+                ),
+            )
+        }
+        Err(response) => return *response,
+    };
+    let created = clock::now_rfc2822();
+    let uri = format!("/{API_VERSION}/Accounts/{}", account.sid);
+    Json(json!({
+        "sid": account.sid,
+        "owner_account_sid": account.sid,
+        "friendly_name": format!("{} account", account.sid),
+        "status": "active",
+        "type": "Full",
+        "date_created": created,
+        "date_updated": created,
+        "uri": format!("{uri}.json"),
+        "subresource_uris": {"messages": format!("{uri}/Messages.json")},
+    }))
+    .into_response()
+}

@@ -191,6 +191,7 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Accou
 
 fn api(shared: Shared) -> Router {
     Router::new()
+        .route("/2010-04-01/Accounts/{account}", get(api::fetch_account))
         .route(
             "/2010-04-01/Accounts/{account}/Messages.json",
             post(api::create_message).get(api::list_messages),

@@ -1,4 +1,5 @@
-//! UniPile's messaging endpoints: send into a chat, start a chat, download an attachment.
+//! UniPile's messaging endpoints: send into a chat, start a chat, download an attachment,
+//! read a connected account.
 //!
 //! Sends are `multipart/form-data`, parsed for real: a JSON or form-encoded body is refused
 //! as UniPile's API refuses it, so a gateway that does not build multipart fails here first.
@@ -234,4 +235,34 @@ pub(crate) async fn attachment(
             &format!("Attachment {attachment_id} of message {message_id} not found."),
         ),
     }
+}
+
+/// `GET /api/v1/accounts/{account_id}` → the connected WhatsApp account, to its own API
+/// key only (401 for a wrong key, 404 for an account the key does not own).
+pub(crate) async fn account(
+    State(shared): State<Shared>,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let accounts = match authenticate(&shared, &headers) {
+        Ok(a) => a,
+        Err(response) => return *response,
+    };
+    let Some(account) = accounts.into_iter().find(|a| a.id == account_id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "errors/resource_not_found",
+            &format!("Account {account_id} not found."),
+        );
+    };
+    Json(json!({
+        "object": "Account",
+        "type": "WHATSAPP",
+        "id": account.id,
+        "name": account.line,
+        "created_at": crate::clock::now_iso(),
+        "connection_params": {"im": {"phone_number": account.line}},
+        "sources": [{"id": format!("{}_MESSAGING", account.id), "status": "OK"}],
+    }))
+    .into_response()
 }

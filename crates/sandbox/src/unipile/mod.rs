@@ -195,6 +195,7 @@ pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Vec<A
 
 fn api(shared: Shared) -> Router {
     Router::new()
+        .route("/api/v1/accounts/{account_id}", get(api::account))
         .route("/api/v1/chats", post(api::start_chat))
         .route("/api/v1/chats/{chat_id}/messages", post(api::send_in_chat))
         .route(

@@ -1,3 +1,7 @@
+//! Graph nodes by id: `GET /{version}/{phone_number_id}` (bearer) answers the business
+//! phone number node to a token of that number (gateways read it to check credentials);
+//! any other id is 400 / code 100, as Meta answers an object the token cannot see.
+//!
 //! Media: the lookup `GET /{version}/{media_id}` (bearer) answers `{messaging_product, url,
 //! mime_type, sha256, file_size, id}`, and the `url` it names serves the bytes, again only
 //! with the bearer (Meta's download host refuses anonymous requests).
@@ -48,6 +52,19 @@ fn lookup(shared: &Shared, media_id: &str, headers: &HeaderMap) -> Response {
         Ok(a) => a,
         Err(response) => return *response,
     };
+    // The same path names a business phone number: its node, for the token's own numbers.
+    if let Some(number) = accounts.iter().find(|a| a.phone_number_id == media_id) {
+        return Json(json!({
+            "verified_name": format!("Sandbox {}", number.line),
+            "display_phone_number": number.display_phone_number(),
+            "id": number.phone_number_id,
+            "quality_rating": "GREEN",
+            "code_verification_status": "VERIFIED",
+            "platform_type": "CLOUD_API",
+            "throughput": {"level": "STANDARD"},
+        }))
+        .into_response();
+    }
     let state = lock(&shared.whatsapp);
     let Some(media) = state.media.get(media_id).filter(|m| owned(&accounts, m)) else {
         return missing(media_id);

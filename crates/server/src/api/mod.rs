@@ -19,6 +19,8 @@
 mod agencies;
 mod audit;
 mod body;
+mod channel_input;
+mod channels;
 mod dead_jobs;
 mod locations;
 mod openapi;
@@ -38,6 +40,7 @@ fn described() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .merge(crate::auth::routes())
         .merge(agencies::routes())
+        .merge(channels::routes())
         .merge(locations::routes())
         .merge(dead_jobs::routes())
         .merge(audit::routes())

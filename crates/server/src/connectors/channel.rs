@@ -1,8 +1,10 @@
 //! Sending through a channel's provider.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use channels::{Credentials, OutboundMessage, SendAccepted};
+use channels::{Credentials, OutboundMessage, SendAccepted, VerifyFailure};
+use domain::{ChannelId, Provider};
 use outbound::{Call, Failure, Outbound, Rate};
 use store::repo::Channel;
 use store::Store;
@@ -34,6 +36,30 @@ pub fn line_rate(settings: &serde_json::Value, default: Rate) -> Option<Rate> {
     }
 }
 
+/// How long a credential check may take: the caller (an API request) is waiting.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The URL a provider posts a channel's webhooks to, and its status callbacks: on
+/// `SWITCHBOARD_PUBLIC_URL`, never on a request's Host header.
+pub fn webhook_url(public_url: &str, provider: Provider, channel: &ChannelId) -> String {
+    format!(
+        "{}/webhooks/{provider}/{channel}",
+        public_url.trim_end_matches('/')
+    )
+}
+
+/// Why credentials were not confirmed.
+#[derive(Debug)]
+pub enum Verification {
+    /// The provider answered (refused) or could not answer (unavailable).
+    Failed(VerifyFailure),
+    /// The credentials or API base cannot even make the request (a SID of the wrong
+    /// shape, an API base that is not a URL): the caller's input is wrong.
+    Invalid(channels::ChannelError),
+    /// No channel implementation for this provider in this build.
+    Unsupported(Provider),
+}
+
 /// Sends messages on channels, each within its line's pace and behind its breaker.
 #[derive(Debug, Clone)]
 pub struct ChannelSender {
@@ -51,10 +77,45 @@ impl ChannelSender {
 
     /// Where the provider reports on a message: the channel's own webhook URL.
     pub fn webhook_url(&self, channel: &Channel) -> String {
-        format!(
-            "{}/webhooks/{}/{}",
-            self.public_url, channel.provider, channel.id
+        webhook_url(&self.public_url, channel.provider, &channel.id)
+    }
+
+    /// Asks the provider whether `credentials` work, with the provider's one cheap,
+    /// read-only call ([`channels::Channel::build_verify`]) through the shared executor:
+    /// its timeouts, breaker and metrics, like a send. Nothing is stored here; the caller
+    /// stores the credentials only on `Ok`. No answer at all (timeout, connection refused,
+    /// open breaker) is [`VerifyFailure::Unavailable`]: it says nothing about the
+    /// credentials.
+    pub async fn verify(
+        &self,
+        provider: Provider,
+        credentials: &Credentials,
+        api_base_override: Option<&str>,
+    ) -> Result<(), Verification> {
+        let implementation =
+            channels::for_provider(provider).ok_or(Verification::Unsupported(provider))?;
+        let base = implementation
+            .api_base(credentials, api_base_override)
+            .map_err(Verification::Invalid)?;
+        let request = implementation
+            .build_verify(credentials, &base)
+            .map_err(Verification::Invalid)?;
+        // One breaker per provider for checks: credentials being tried have no channel
+        // yet, and a provider that is down is down for every check.
+        let call = Call::new(
+            provider.as_str(),
+            "verify_credentials",
+            format!("{provider}:verify"),
         )
+        .with_timeout(VERIFY_TIMEOUT);
+        let response = self.outbound.execute(&call, request).await.map_err(|f| {
+            Verification::Failed(VerifyFailure::Unavailable {
+                detail: f.detail().to_string(),
+            })
+        })?;
+        implementation
+            .parse_verify(&response)
+            .map_err(Verification::Failed)
     }
 
     /// Sends one message; the provider's answer is read by the channel's module.

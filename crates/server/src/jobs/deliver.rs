@@ -7,6 +7,9 @@
 //! then shows a `send.attempt` without its `send.accepted`, which is how such a
 //! duplicate is found.
 //!
+//! A channel that is not `active` (paused through the API) sends nothing: its messages
+//! fail with the reason.
+//!
 //! A provider with a customer-service window (WhatsApp) gets free text only inside it;
 //! outside, the channel's fallback template goes out instead, or the message fails with
 //! the reason and nothing is called (see `connectors::window`).
@@ -56,6 +59,16 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
         return Ok(Outcome::Completed);
     }
     let channel = store.channel(&scope, &message.channel_id).await?;
+    if channel.status != "active" {
+        // A paused line sends nothing, not even what was queued before the pause: the
+        // message fails with the reason (and GHL hears so) rather than waiting unseen.
+        let reason = format!(
+            "channel {} is {}; nothing was sent",
+            channel.id, channel.status
+        );
+        fail(store, &agency.id, &message, &channel.location_id, &reason).await?;
+        return Ok(Outcome::Completed);
+    }
     let conversation = store.conversation(&scope, &message.conversation_id).await?;
     let contact = store.contact(&scope, &conversation.contact_id).await?;
     if contact.opted_out && !p.confirmation {

@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod bridge;
+mod channel_status;
 mod ghl_provider;
 mod http;
 mod install;

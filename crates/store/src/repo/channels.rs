@@ -41,6 +41,16 @@ pub struct NewChannel {
     pub settings: serde_json::Value,
 }
 
+/// What the API may change on a channel; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelChange {
+    pub settings: Option<serde_json::Value>,
+    /// `Some(None)` clears the override (back to the provider's default base).
+    pub api_base: Option<Option<String>>,
+    /// `active` or `paused`.
+    pub status: Option<String>,
+}
+
 pub(super) const COLUMNS: &str =
     "id, agency_id, location_id, provider, line, api_base, settings, status, created_at";
 
@@ -159,6 +169,104 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound)?;
         Channel::from_row(&row)
+    }
+
+    /// The channels the scope can see, newest first, a page at a time, optionally only
+    /// one location's or one provider's.
+    pub async fn channels_page(
+        &self,
+        scope: &TenantScope,
+        location: Option<&domain::LocationId>,
+        provider: Option<Provider>,
+        paging: &crate::Paging,
+    ) -> Result<crate::Paged<Channel>, StoreError> {
+        let (agency, only) = scope.binds();
+        let (at, after_id) = paging.after_binds();
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM channels WHERE {} AND ($3 IS NULL OR location_id = $3) \
+             AND ($4 IS NULL OR provider = $4) AND {} \
+             ORDER BY created_at DESC, id DESC LIMIT $7",
+            super::scope_filter(1, 2),
+            crate::page::after_condition("created_at", "id", "$5", "$6")
+        ))
+        .bind(agency)
+        .bind(only)
+        .bind(location.map(|l| l.as_str()))
+        .bind(provider.map(|p| p.as_str()))
+        .bind(at)
+        .bind(after_id)
+        .bind(paging.fetch())
+        .fetch_all(&mut *self.db().tenant_reader(scope).await?)
+        .await?;
+        let channels = rows
+            .iter()
+            .map(Channel::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::Paged::from_rows(channels, paging, |c| {
+            (c.created_at_ms, c.id.to_string())
+        }))
+    }
+
+    /// Changes a channel's settings, API base or status within the scope; `NotFound` for
+    /// a channel outside it.
+    pub async fn update_channel(
+        &self,
+        tx: &mut Tx,
+        scope: &TenantScope,
+        id: &ChannelId,
+        change: &ChannelChange,
+    ) -> Result<Channel, StoreError> {
+        let (agency, location) = scope.binds();
+        let settings = change.settings.as_ref().map(|s| s.to_string());
+        let row = sqlx::query(&format!(
+            "UPDATE channels SET settings = COALESCE($1, settings), \
+             api_base = CASE WHEN $2 = 1 THEN $3 ELSE api_base END, \
+             status = COALESCE($4, status), updated_at = $5 \
+             WHERE id = $6 AND {} RETURNING {COLUMNS}",
+            super::scope_filter(7, 8)
+        ))
+        .bind(settings)
+        .bind(i64::from(change.api_base.is_some()))
+        .bind(change.api_base.clone().flatten())
+        .bind(change.status.as_deref())
+        .bind(self.now_ms())
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(location)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Channel::from_row(&row)
+    }
+
+    /// Replaces a channel's credentials (sealed like [`Store::create_channel`] seals them)
+    /// within the scope; `NotFound` for a channel outside it. Meant to run in the same
+    /// transaction as the audit entry that records the rotation.
+    pub async fn replace_channel_credentials(
+        &self,
+        tx: &mut Tx,
+        scope: &TenantScope,
+        id: &ChannelId,
+        credentials: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let (agency, location) = scope.binds();
+        let json = Zeroizing::new(serde_json::to_string(credentials)?);
+        let sealed = self.keys().encrypt_str(&json, &credentials_context(id));
+        let updated = sqlx::query(&format!(
+            "UPDATE channels SET credentials_enc = $1, updated_at = $2 WHERE id = $3 AND {}",
+            super::scope_filter(4, 5)
+        ))
+        .bind(sealed)
+        .bind(self.now_ms())
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(location)
+        .execute(&mut **tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     /// The channel a provider webhook URL names, before any scope exists: the webhook

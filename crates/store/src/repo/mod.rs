@@ -21,7 +21,7 @@ pub use account_tokens::{INVITATION, PASSWORD_RESET};
 pub use agencies::Agency;
 pub use api_keys::{ApiKey, ApiKeyCredential};
 pub use audit::{AuditEntry, NewAuditEntry};
-pub use channels::{Channel, NewChannel};
+pub use channels::{Channel, ChannelChange, NewChannel};
 pub use contacts::{ConsentChange, Contact, Conversation};
 pub use installations::{Installation, InstallationTokens, NewInstallation};
 pub use keys::{sealed_columns, Rotation};

@@ -102,7 +102,7 @@ pub(crate) async fn seed_line(
             (channel, credentials)
         }
     };
-    let webhook_url = format!("{public_url}/webhooks/{provider}/{}", channel.id);
+    let webhook_url = server::connectors::webhook_url(public_url, provider, &channel.id);
     register_in_sandbox(control, provider, line, &credentials, &webhook_url).await?;
     Ok(SeededLine {
         provider,

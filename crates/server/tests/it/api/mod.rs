@@ -1,6 +1,8 @@
 //! The REST API under `/api/v1`: its OpenAPI document, each resource, and the walk over
 //! every documented route with another tenant's ids.
 
+mod channel_rotation;
+mod channels;
 mod dead_jobs;
 mod document;
 mod limits;
