@@ -17,7 +17,11 @@
 //! - Lists are pages, newest first: `?limit=&cursor=` in, [`Page`] out.
 
 mod agencies;
+mod contacts;
+mod conversations;
+mod filters;
 mod locations;
+mod messages;
 mod openapi;
 mod page;
 
@@ -35,6 +39,9 @@ fn described() -> OpenApiRouter<AppState> {
         .merge(crate::auth::routes())
         .merge(agencies::routes())
         .merge(locations::routes())
+        .merge(contacts::routes())
+        .merge(conversations::routes())
+        .merge(messages::routes())
 }
 
 /// The API's routes (the document's own route included) for the HTTP face.

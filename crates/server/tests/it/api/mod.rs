@@ -1,8 +1,11 @@
 //! The REST API under `/api/v1`: its OpenAPI document, each resource, and the walk over
 //! every documented route with another tenant's ids.
 
+mod contacts;
+mod conversations;
 mod document;
 mod resources;
+mod sending;
 mod tenant_walk;
 
 use std::collections::BTreeMap;
