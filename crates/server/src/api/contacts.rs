@@ -12,7 +12,8 @@ use axum::Json;
 use domain::ContactId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use store::repo::{ConsentEvent, ConsentFilter, Contact, ContactFilter, NewAuditEntry};
+use store::repo::{ConsentEvent, ConsentFilter, Contact, ContactFilter, Erasure, NewAuditEntry};
+use store::{StoreError, TenantScope};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,6 +24,8 @@ use crate::auth::{Permission, Principal};
 use crate::http::ApiError;
 use crate::AppState;
 
+/// How many times an erasure that lost a lock conflict is tried.
+const ERASE_TRIES: u32 = 3;
 /// The longest search text we take.
 const MAX_QUERY_CHARS: usize = 100;
 
@@ -210,24 +213,16 @@ async fn erase(
     let scope = principal.scope()?;
     let contact = state.store.contact(scope, &contact_id(&id)?).await?;
     principal.require(Permission::ManageContacts)?;
-    let store = &state.store;
-    let mut tx = store.begin().await?;
-    let erasure = store.erase_contact(&mut tx, scope, &contact.id).await?;
-    store
-        .append_audit(
-            &mut tx,
-            &NewAuditEntry {
-                agency_id: Some(scope.agency_id()),
-                actor: &principal.actor(),
-                action: "contact.erased",
-                target: Some(contact.id.as_str()),
-                // Counts only: the log must not keep what the erasure removed.
-                detail: json!({"messages": erasure.messages.len(), "again": erasure.again}),
-                request_id: principal.request_id.as_deref(),
-            },
-        )
-        .await?;
-    tx.commit().await?;
+    // Concurrent sends may hold the contact's rows: a lost lock conflict is run again
+    // (erasing is idempotent).
+    let mut tries = 0;
+    let erasure = loop {
+        tries += 1;
+        match erase_once(&state, &principal, scope, &contact.id).await {
+            Err(e) if e.is_lock_conflict() && tries < ERASE_TRIES => continue,
+            other => break other?,
+        }
+    };
     // After the commit: if the media store fails, erasing again removes the rest.
     for message in &erasure.messages {
         let folder = format!("{}/{}/{message}", scope.agency_id(), contact.location_id);
@@ -239,6 +234,34 @@ async fn erase(
             .map_err(|e| ApiError::internal(format!("erasing media of {message}: {e}")))?;
     }
     Ok(Json(erasure.contact.into()))
+}
+
+/// Erases in one transaction with its audit entry.
+async fn erase_once(
+    state: &AppState,
+    principal: &Principal,
+    scope: &TenantScope,
+    contact: &ContactId,
+) -> Result<Erasure, StoreError> {
+    let store = &state.store;
+    let mut tx = store.begin().await?;
+    let erasure = store.erase_contact(&mut tx, scope, contact).await?;
+    store
+        .append_audit(
+            &mut tx,
+            &NewAuditEntry {
+                agency_id: Some(scope.agency_id()),
+                actor: &principal.actor(),
+                action: "contact.erased",
+                target: Some(contact.as_str()),
+                // Counts only: the log must not keep what the erasure removed.
+                detail: json!({"messages": erasure.messages.len(), "again": erasure.again}),
+                request_id: principal.request_id.as_deref(),
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(erasure)
 }
 
 /// The consent events of the caller's scope, newest first.

@@ -80,10 +80,14 @@ impl Store {
         id: &ContactId,
     ) -> Result<Erasure, StoreError> {
         let (agency, location) = scope.binds();
+        let now = self.now_ms();
+        // The contact's row is locked first, as consent changes do (contact, then its
+        // messages), so an erasure and a send's consent update don't lock in turn.
         let row = sqlx::query(&format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1 AND {}",
-            scope_filter(2, 3)
+            "UPDATE contacts SET updated_at = $1 WHERE id = $2 AND {} RETURNING {CONTACT_COLUMNS}",
+            scope_filter(3, 4)
         ))
+        .bind(now)
         .bind(id.as_str())
         .bind(agency)
         .bind(location)
@@ -95,7 +99,6 @@ impl Store {
             self.suppress_handles(tx, scope.agency_id(), &before)
                 .await?;
         }
-        let now = self.now_ms();
         let conversations = "SELECT id FROM conversations WHERE contact_id = $1";
         let ids: Vec<String> = sqlx::query_scalar(&format!(
             "SELECT id FROM messages WHERE conversation_id IN ({conversations}) ORDER BY id"
