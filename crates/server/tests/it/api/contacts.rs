@@ -176,7 +176,9 @@ async fn contacts_page_by_a_stable_cursor_and_filter() {
 
 #[tokio::test]
 async fn erase_removes_personal_data_from_every_answer_and_keeps_the_opt_out() {
-    let server = TestServer::start(&[]).await;
+    let media = tempfile::tempdir().unwrap();
+    let media_url = format!("file://{}", media.path().display());
+    let server = TestServer::start(&[("SWITCHBOARD_OBJECT_STORE_URL", &media_url)]).await;
     let alpha = world(&server, "alpha").await;
     let store = &server.test.store;
     let scope = TenantScope::for_location(&alpha.tenant.location);
@@ -220,6 +222,15 @@ async fn erase_removes_personal_data_from_every_answer_and_keeps_the_opt_out() {
         .unwrap();
     tx.commit().await.unwrap();
     let path = format!("/api/v1/contacts/{contact}/erase");
+    // The inbound message's stored attachment, where the media store keeps it.
+    let folder = media.path().join(format!(
+        "{}/{}/{}",
+        alpha.tenant.agency.id,
+        alpha.tenant.location.id,
+        alpha.id("messages")
+    ));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("0-photo.jpg"), b"jpeg").unwrap();
 
     // An agent may not erase; nothing changes.
     let agent = super::contacts::signed_in(&server, &alpha, "agent").await;
@@ -242,6 +253,10 @@ async fn erase_removes_personal_data_from_every_answer_and_keeps_the_opt_out() {
     assert_eq!(erased["name"], "");
     assert_eq!(erased["opted_out"], true);
     assert!(erased["erased_at"].is_i64());
+    assert!(
+        !folder.join("0-photo.jpg").exists(),
+        "the stored media is deleted"
+    );
     let (status, again) = send(&server, Method::POST, &alpha.admin, &path, &Value::Null).await;
     assert_eq!(
         (status, &again),
