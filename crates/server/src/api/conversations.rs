@@ -212,7 +212,8 @@ async fn messages(
     request_body = SendBody,
     responses(
         (status = 201, description = "stored and queued for sending", body = MessageView),
-        (status = 200, description = "a repeat of an earlier key: the first message", body = MessageView)))]
+        (status = 200, description = "a repeat of an earlier key: the first message", body = MessageView),
+        (status = 409, description = "the location is uninstalled or the line inactive (`location_uninstalled`, `channel_inactive`), or the key was used in another conversation (`idempotency_key_reused`)")))]
 async fn send(
     State(state): State<AppState>,
     principal: Principal,
@@ -227,6 +228,7 @@ async fn send(
         .await?;
     principal.require(Permission::SendMessages)?;
     let key = idempotency_key(&headers)?;
+    sendable(&state, scope, &conversation).await?;
     let attachments = body.attachments.unwrap_or_default();
     valid_message(&body.body, &attachments)?;
     let actor = match principal.caller {
@@ -259,6 +261,38 @@ async fn send(
         ApiSent::Created(message) => (StatusCode::CREATED, Json(message.into())),
         ApiSent::Repeated(message) => (StatusCode::OK, Json(message.into())),
     })
+}
+
+/// Refuses (409) a send GHL's path would refuse too: the location's install was removed,
+/// or the conversation's line is no longer active.
+async fn sendable(
+    state: &AppState,
+    scope: &store::TenantScope,
+    conversation: &Conversation,
+) -> Result<(), ApiError> {
+    let location = state
+        .store
+        .location(scope, &conversation.location_id)
+        .await?;
+    if location.status == store::repo::UNINSTALLED {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "location_uninstalled",
+            "this location's install was removed; nothing is sent for it",
+        ));
+    }
+    let channel = state.store.channel(scope, &conversation.channel_id).await?;
+    if channel.status != "active" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "channel_inactive",
+            format!(
+                "the conversation's line is {}; nothing can be sent on it",
+                channel.status
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.

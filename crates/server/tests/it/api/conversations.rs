@@ -252,6 +252,23 @@ async fn sends_are_validated_queued_once_per_key_and_name_their_actor() {
     .await;
     assert_eq!(timeline["entries"][1]["kind"], "api.received");
 
+    // A line no longer active takes no sends.
+    sqlx::query("UPDATE channels SET status = 'disabled' WHERE id = $1")
+        .bind(alpha.id("channels"))
+        .execute(store.db().writer())
+        .await
+        .unwrap();
+    let (status, body) = send(&server, Method::POST, &agent, &path, &json!({"body": "hi"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("channel_inactive"))
+    );
+    sqlx::query("UPDATE channels SET status = 'active' WHERE id = $1")
+        .bind(alpha.id("channels"))
+        .execute(store.db().writer())
+        .await
+        .unwrap();
+
     // An API key sends as `system`.
     let key = "Bearer sb_0000000alpha_secret";
     let (status, by_key) = send(
