@@ -26,6 +26,18 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
     }
+
+    /// True when the transaction lost a lock conflict (PostgreSQL's deadlock or
+    /// serialization failure, SQLite's busy or locked) and may simply be run again.
+    pub fn is_lock_conflict(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(e)) = self else {
+            return false;
+        };
+        matches!(
+            e.code().as_deref(),
+            Some("40P01" | "40001" | "5" | "6" | "517" | "262")
+        )
+    }
 }
 
 impl From<domain::UnknownValue> for StoreError {

@@ -21,8 +21,12 @@ mod audit;
 mod body;
 mod channel_input;
 mod channels;
+mod contacts;
+mod conversations;
 mod dead_jobs;
+mod filters;
 mod locations;
+mod messages;
 mod openapi;
 mod page;
 
@@ -44,6 +48,9 @@ fn described() -> OpenApiRouter<AppState> {
         .merge(locations::routes())
         .merge(dead_jobs::routes())
         .merge(audit::routes())
+        .merge(contacts::routes())
+        .merge(conversations::routes())
+        .merge(messages::routes())
 }
 
 /// The API's routes (the document's own route included) for the HTTP face.

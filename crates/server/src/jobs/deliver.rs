@@ -1,6 +1,7 @@
 //! `deliver`: send one outbound message through its channel (flow 1).
 //!
-//! Consent is checked here, at send time, not when the message arrived. The attempt is
+//! Consent is checked here, at send time, not when the message arrived: the contact's
+//! opt-out flag and the suppression list of erased opt-outs. The attempt is
 //! written to the timeline before the call and the provider's answer right after it. If
 //! the process dies between the provider accepting and our record, the job runs again and
 //! the message is sent a second time: SendBlue takes no idempotency key. The timeline
@@ -93,6 +94,19 @@ async fn run(ctx: &JobContext, job: &Job, p: &Deliver) -> Result<Outcome, StoreE
         .await?;
         return Ok(Outcome::Completed);
     };
+    // An opt-out that outlived an erasure (the contact row forgot the handle, the
+    // suppression list did not).
+    if !p.confirmation && store.is_suppressed(&channel.location_id, &to).await? {
+        fail(
+            store,
+            &agency.id,
+            &message,
+            &channel.location_id,
+            "the recipient opted out before their data was erased (suppression list); nothing was sent",
+        )
+        .await?;
+        return Ok(Outcome::Completed);
+    }
     let window = channels::for_provider(channel.provider).and_then(|c| c.service_window());
     let template = match decide_window(
         window,

@@ -130,6 +130,31 @@ impl MediaStore {
     }
 }
 
+impl MediaStore {
+    /// Deletes every object under `folder` (a message's files, on erasure); returns how
+    /// many went. A folder with nothing in it is not an error.
+    pub async fn remove_folder(&self, folder: &str) -> Result<usize, StoreFailure> {
+        let listed = match self
+            .objects
+            .list_with_delimiter(Some(&self.path(folder)))
+            .await
+        {
+            Ok(listed) => listed,
+            Err(object_store::Error::NotFound { .. }) => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        let mut removed = 0;
+        for object in &listed.objects {
+            match self.objects.delete(&object.location).await {
+                Ok(()) => removed += 1,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(removed)
+    }
+}
+
 impl std::fmt::Display for MediaStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.describe)
@@ -161,5 +186,8 @@ mod tests {
             Some("ag/lo/msg/0-a.png")
         );
         assert_eq!(store.find("ag/lo/msg", "1-").await.unwrap(), None);
+        assert_eq!(store.remove_folder("ag/lo/msg").await.unwrap(), 1);
+        assert!(store.get("ag/lo/msg/0-a.png").await.unwrap().is_none());
+        assert_eq!(store.remove_folder("ag/lo/msg").await.unwrap(), 0);
     }
 }

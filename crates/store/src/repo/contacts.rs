@@ -22,6 +22,9 @@ pub struct Contact {
     pub name: String,
     /// Opted out: may receive nothing but the opt-out confirmation.
     pub opted_out: bool,
+    pub created_at_ms: i64,
+    /// When its personal data was erased (see [`Store::erase_contact`]).
+    pub erased_at_ms: Option<i64>,
 }
 
 /// A conversation between a location's channel and a contact.
@@ -38,6 +41,9 @@ pub struct Conversation {
     pub provider_thread: Option<String>,
     /// When the contact last wrote, by the provider's clock, Unix ms (WhatsApp's window).
     pub last_inbound_at: Option<i64>,
+    /// When the conversation last got a message, Unix ms.
+    pub last_message_at: Option<i64>,
+    pub created_at_ms: i64,
 }
 
 /// A consent change to record.
@@ -48,10 +54,10 @@ pub enum ConsentChange {
 }
 
 pub(super) const CONTACT_COLUMNS: &str =
-    "id, location_id, ghl_contact_id, phone, email, name, opted_out";
+    "id, location_id, ghl_contact_id, phone, email, name, opted_out, created_at, erased_at";
 pub(super) const CONVERSATION_COLUMNS: &str =
     "id, location_id, contact_id, channel_id, ghl_conversation_id, ai_enabled, \
-     provider_thread, last_inbound_at";
+     provider_thread, last_inbound_at, last_message_at, created_at";
 
 impl Contact {
     pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
@@ -63,6 +69,8 @@ impl Contact {
             email: row.try_get("email")?,
             name: row.try_get("name")?,
             opted_out: row.try_get::<i64, _>("opted_out")? != 0,
+            created_at_ms: row.try_get("created_at")?,
+            erased_at_ms: row.try_get("erased_at")?,
         })
     }
 }
@@ -78,6 +86,8 @@ impl Conversation {
             ai_enabled: row.try_get::<i64, _>("ai_enabled")? != 0,
             provider_thread: row.try_get("provider_thread")?,
             last_inbound_at: row.try_get("last_inbound_at")?,
+            last_message_at: row.try_get("last_message_at")?,
+            created_at_ms: row.try_get("created_at")?,
         })
     }
 }
@@ -97,7 +107,7 @@ impl Store {
         } else {
             "phone"
         };
-        sqlx::query(&format!(
+        let created = sqlx::query(&format!(
             "INSERT INTO contacts (id, agency_id, location_id, {column}, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (location_id, {column}) DO NOTHING"
         ))
@@ -115,7 +125,26 @@ impl Store {
         .bind(handle)
         .fetch_one(&mut **tx)
         .await?;
-        Contact::from_row(&row)
+        let mut contact = Contact::from_row(&row)?;
+        // Someone erased after opting out comes back opted out (see `suppression`).
+        if created.rows_affected() == 1
+            && self
+                .is_suppressed_in(tx, &channel.location_id, handle)
+                .await?
+        {
+            let scope = TenantScope::for_channel(channel);
+            self.record_consent(
+                tx,
+                &scope,
+                &contact.id,
+                ConsentChange::OptOut,
+                super::suppression::SUPPRESSION_SOURCE,
+                "",
+            )
+            .await?;
+            contact.opted_out = true;
+        }
+        Ok(contact)
     }
 
     /// Records GHL's id for a contact (the contact mapping), inside the caller's
@@ -319,6 +348,9 @@ impl Store {
         .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
+        }
+        if !opted_out {
+            self.lift_suppression(tx, contact).await?;
         }
         sqlx::query(
             "INSERT INTO consent_events (id, agency_id, location_id, contact_id, kind, source, detail, at) \

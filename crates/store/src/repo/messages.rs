@@ -53,7 +53,8 @@ pub struct MessageEvent {
     pub at_ms: i64,
 }
 
-const COLUMNS: &str = "id, location_id, conversation_id, channel_id, direction, actor, body, \
+pub(super) const COLUMNS: &str =
+    "id, location_id, conversation_id, channel_id, direction, actor, body, \
      attachments, status, error, provider_message_id, ghl_message_id, created_at, sms_segments";
 
 /// The `sms_segments` column's value for a text.
@@ -69,7 +70,7 @@ pub(super) fn created_detail(new: &NewMessage) -> serde_json::Value {
 }
 
 impl Message {
-    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let attachments: String = row.try_get("attachments")?;
         Ok(Self {
             id: row.try_get::<String, _>("id")?.parse()?,

@@ -3,10 +3,13 @@
 
 mod channel_rotation;
 mod channels;
+mod contacts;
+mod conversations;
 mod dead_jobs;
 mod document;
 mod limits;
 mod resources;
+mod sending;
 mod tenant_walk;
 
 use std::collections::BTreeMap;
