@@ -15,7 +15,7 @@ use axum::Json;
 use domain::ChannelId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use store::repo::{Channel, ChannelChange, NewAuditEntry, NewChannel};
+use store::repo::{Channel, ChannelChange, NewChannel};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -244,20 +244,16 @@ async fn create(
             },
         )
         .await?;
-    state
-        .store
-        .append_audit(
+    principal
+        .audit(
+            &state.store,
             &mut tx,
-            &NewAuditEntry {
-                agency_id: Some(scope.agency_id()),
-                actor: &principal.actor(),
-                action: "channel.created",
-                target: Some(created.id.as_str()),
-                detail: json!({"provider": provider, "line": created.line,
+            Some(scope.agency_id()),
+            "channel.created",
+            Some(created.id.as_str()),
+            json!({"provider": provider, "line": created.line,
                                "location_id": created.location_id,
                                "credential_keys": credential_keys}),
-                request_id: principal.request_id.as_deref(),
-            },
         )
         .await?;
     tx.commit().await?;
@@ -306,18 +302,14 @@ async fn update(
         .store
         .update_channel(&mut tx, scope, &channel.id, &change)
         .await?;
-    state
-        .store
-        .append_audit(
+    principal
+        .audit(
+            &state.store,
             &mut tx,
-            &NewAuditEntry {
-                agency_id: Some(scope.agency_id()),
-                actor: &principal.actor(),
-                action: "channel.updated",
-                target: Some(updated.id.as_str()),
-                detail: Value::Object(detail),
-                request_id: principal.request_id.as_deref(),
-            },
+            Some(scope.agency_id()),
+            "channel.updated",
+            Some(updated.id.as_str()),
+            Value::Object(detail),
         )
         .await?;
     tx.commit().await?;
@@ -357,19 +349,15 @@ async fn rotate_credentials(
         .store
         .replace_channel_credentials(&mut tx, scope, &channel.id, &new)
         .await?;
-    state
-        .store
-        .append_audit(
+    principal
+        .audit(
+            &state.store,
             &mut tx,
-            &NewAuditEntry {
-                agency_id: Some(scope.agency_id()),
-                actor: &principal.actor(),
-                action: "channel.credentials_rotated",
-                target: Some(channel.id.as_str()),
-                detail: json!({"changed": changed.changed, "added": changed.added,
+            Some(scope.agency_id()),
+            "channel.credentials_rotated",
+            Some(channel.id.as_str()),
+            json!({"changed": changed.changed, "added": changed.added,
                                "removed": changed.removed}),
-                request_id: principal.request_id.as_deref(),
-            },
         )
         .await?;
     tx.commit().await?;

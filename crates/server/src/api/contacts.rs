@@ -12,7 +12,7 @@ use axum::Json;
 use domain::ContactId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use store::repo::{ConsentEvent, ConsentFilter, Contact, ContactFilter, Erasure, NewAuditEntry};
+use store::repo::{ConsentEvent, ConsentFilter, Contact, ContactFilter, Erasure};
 use store::{StoreError, TenantScope};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -246,18 +246,17 @@ async fn erase_once(
     let store = &state.store;
     let mut tx = store.begin().await?;
     let erasure = store.erase_contact(&mut tx, scope, contact).await?;
-    store
-        .append_audit(
+    // Counts only: the log must not keep what the erasure removed.
+    let detail = json!({"messages": erasure.messages.len(), "again": erasure.again});
+    let target = Some(contact.as_str());
+    principal
+        .audit(
+            store,
             &mut tx,
-            &NewAuditEntry {
-                agency_id: Some(scope.agency_id()),
-                actor: &principal.actor(),
-                action: "contact.erased",
-                target: Some(contact.as_str()),
-                // Counts only: the log must not keep what the erasure removed.
-                detail: json!({"messages": erasure.messages.len(), "again": erasure.again}),
-                request_id: principal.request_id.as_deref(),
-            },
+            Some(scope.agency_id()),
+            "contact.erased",
+            target,
+            detail,
         )
         .await?;
     tx.commit().await?;

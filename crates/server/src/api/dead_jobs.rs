@@ -11,7 +11,6 @@ use domain::AgencyId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::queue::{DeadJob, JobId};
-use store::repo::NewAuditEntry;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -214,17 +213,14 @@ async fn audit(
 ) -> Result<(), ApiError> {
     let store = &state.store;
     let mut tx = store.begin().await?;
-    store
-        .append_audit(
+    principal
+        .audit(
+            store,
             &mut tx,
-            &NewAuditEntry {
-                agency_id: agency,
-                actor: &principal.actor(),
-                action: "dead_job.replayed",
-                target: Some(target),
-                detail,
-                request_id: principal.request_id.as_deref(),
-            },
+            agency,
+            "dead_job.replayed",
+            Some(target),
+            detail,
         )
         .await?;
     tx.commit().await?;

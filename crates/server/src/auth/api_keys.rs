@@ -12,7 +12,7 @@ use axum::Json;
 use domain::{ApiKeyId, LocationId};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use store::repo::{ApiKey, NewAuditEntry};
+use store::repo::ApiKey;
 use store::TenantScope;
 
 use super::tokens::random_hex;
@@ -107,18 +107,15 @@ pub(super) async fn create(
             &principal.actor(),
         )
         .await?;
-    store
-        .append_audit(
+    principal
+        .audit(
+            store,
             &mut tx,
-            &NewAuditEntry {
-                agency_id: Some(scope.agency_id()),
-                actor: &principal.actor(),
-                action: "api_key.created",
-                target: Some(created.id.as_str()),
-                detail: json!({"prefix": created.prefix, "role": created.role,
+            Some(scope.agency_id()),
+            "api_key.created",
+            Some(created.id.as_str()),
+            json!({"prefix": created.prefix, "role": created.role,
                                "location_id": created.location_id}),
-                request_id: principal.request_id.as_deref(),
-            },
         )
         .await?;
     tx.commit().await?;
@@ -156,17 +153,14 @@ pub(super) async fn revoke(
     let store = &state.store;
     let mut tx = store.begin().await?;
     let revoked = store.revoke_api_key(&mut tx, scope, &id).await?;
-    store
-        .append_audit(
+    principal
+        .audit(
+            store,
             &mut tx,
-            &NewAuditEntry {
-                agency_id: Some(scope.agency_id()),
-                actor: &principal.actor(),
-                action: "api_key.revoked",
-                target: Some(revoked.id.as_str()),
-                detail: json!({"prefix": revoked.prefix}),
-                request_id: principal.request_id.as_deref(),
-            },
+            Some(scope.agency_id()),
+            "api_key.revoked",
+            Some(revoked.id.as_str()),
+            json!({"prefix": revoked.prefix}),
         )
         .await?;
     tx.commit().await?;

@@ -142,17 +142,14 @@ pub(super) async fn invite(
             store.now_ms() + INVITATION_TTL_MS,
         )
         .await?;
-    store
-        .append_audit(
+    principal
+        .audit(
+            store,
             &mut tx,
-            &NewAuditEntry {
-                agency_id: Some(scope.agency_id()),
-                actor: &principal.actor(),
-                action: "user.invited",
-                target: Some(user.id.as_str()),
-                detail: json!({"role": role.as_str(), "location_id": scope.location_id()}),
-                request_id: principal.request_id.as_deref(),
-            },
+            Some(scope.agency_id()),
+            "user.invited",
+            Some(user.id.as_str()),
+            json!({"role": role.as_str(), "location_id": scope.location_id()}),
         )
         .await?;
     tx.commit().await?;

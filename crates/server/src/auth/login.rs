@@ -330,17 +330,14 @@ pub(super) async fn logout_all(
     store
         .end_user_access_tokens(&mut tx, id, store.now_ms())
         .await?;
-    store
-        .append_audit(
+    principal
+        .audit(
+            store,
             &mut tx,
-            &NewAuditEntry {
-                agency_id: agency.as_ref(),
-                actor: &principal.actor(),
-                action: "auth.logout_all",
-                target: Some(id.as_str()),
-                detail: json!({"refresh_tokens_revoked": revoked}),
-                request_id: principal.request_id.as_deref(),
-            },
+            agency.as_ref(),
+            "auth.logout_all",
+            Some(id.as_str()),
+            json!({"refresh_tokens_revoked": revoked}),
         )
         .await?;
     tx.commit().await?;

@@ -71,6 +71,28 @@ impl Principal {
         }
     }
 
+    /// Appends an audit entry of this caller's (its actor and request id) in `tx`, the
+    /// transaction of the change it records.
+    pub async fn audit(
+        &self,
+        store: &store::Store,
+        tx: &mut store::Tx,
+        agency: Option<&domain::AgencyId>,
+        action: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let entry = store::repo::NewAuditEntry {
+            agency_id: agency,
+            actor: &self.actor(),
+            action,
+            target,
+            detail,
+            request_id: self.request_id.as_deref(),
+        };
+        store.append_audit(tx, &entry).await.map(|_| ())
+    }
+
     /// The actor named in audit entries.
     pub fn actor(&self) -> String {
         match &self.caller {
