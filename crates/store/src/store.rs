@@ -39,6 +39,20 @@ impl Store {
         self.db.begin().await
     }
 
+    /// A write transaction on behalf of `scope`'s tenant: for a walled scope on PostgreSQL
+    /// it sets `switchboard.agency_id` first, so the row-level security policies refuse
+    /// any row of another agency it would write (see [`crate::Db::tenant_reader`]).
+    pub async fn begin_for(&self, scope: &crate::TenantScope) -> Result<Tx, StoreError> {
+        let mut tx = self.db.begin().await?;
+        if scope.is_walled() && tx.backend() == crate::Backend::Postgres {
+            sqlx::query("SELECT set_config('switchboard.agency_id', $1, true)")
+                .bind(scope.agency_id().as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// Runs `f` in a write transaction, grouped with other writers on SQLite: see
     /// [`Db::write`]. Prefer it to [`Store::begin`] for the short writes of webhooks and
     /// jobs:

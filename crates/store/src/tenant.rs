@@ -62,6 +62,20 @@ impl TenantScope {
         self
     }
 
+    /// This scope narrowed to one of its locations (looked up through it), keeping its
+    /// wall.
+    pub fn narrowed_to(&self, location: &Location) -> Self {
+        Self {
+            walled: self.walled,
+            ..Self::for_location(location)
+        }
+    }
+
+    /// Whether reads and writes for this scope go behind the row-level security wall.
+    pub fn is_walled(&self) -> bool {
+        self.walled
+    }
+
     pub fn agency_id(&self) -> &AgencyId {
         &self.agency_id
     }

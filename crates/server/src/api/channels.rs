@@ -229,7 +229,7 @@ async fn create(
         .await
         .map_err(|f| input::verification_error(provider, f))?;
     let credential_keys: Vec<String> = credentials.keys().map(str::to_string).collect();
-    let mut tx = state.store.begin().await?;
+    let mut tx = state.store.begin_for(scope).await?;
     let created = state
         .store
         .create_channel(
@@ -297,7 +297,7 @@ async fn update(
     if let Some(status) = &change.status {
         detail.insert("status".into(), json!(status));
     }
-    let mut tx = state.store.begin().await?;
+    let mut tx = state.store.begin_for(scope).await?;
     let updated = state
         .store
         .update_channel(&mut tx, scope, &channel.id, &change)
@@ -344,7 +344,7 @@ async fn rotate_credentials(
     let old = state.store.channel_credentials(&channel).await?;
     let new = credentials.into_inner();
     let changed = input::changed_keys(&old, &new);
-    let mut tx = state.store.begin().await?;
+    let mut tx = state.store.begin_for(scope).await?;
     state
         .store
         .replace_channel_credentials(&mut tx, scope, &channel.id, &new)

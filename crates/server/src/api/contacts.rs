@@ -244,7 +244,7 @@ async fn erase_once(
     contact: &ContactId,
 ) -> Result<Erasure, StoreError> {
     let store = &state.store;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(scope).await?;
     let erasure = store.erase_contact(&mut tx, scope, contact).await?;
     // Counts only: the log must not keep what the erasure removed.
     let detail = json!({"messages": erasure.messages.len(), "again": erasure.again});

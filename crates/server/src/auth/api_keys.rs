@@ -61,7 +61,7 @@ pub(super) async fn create(
         // Looked up through the caller's scope: another tenant's location reads as missing,
         // before anything else in the body is judged.
         let id: LocationId = location.parse().map_err(|_| ApiError::not_found())?;
-        scope = TenantScope::for_location(&state.store.location(&scope, &id).await?);
+        scope = scope.narrowed_to(&state.store.location(&scope, &id).await?);
     }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -95,7 +95,7 @@ pub(super) async fn create(
     let prefix = format!("{API_KEY_PREFIX}{}", random_hex(6));
     let key = format!("{prefix}_{}", random_hex(32));
     let store = &state.store;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(&scope).await?;
     let created = store
         .create_api_key(
             &mut tx,
@@ -151,7 +151,7 @@ pub(super) async fn revoke(
     let scope = principal.scope()?;
     let id: ApiKeyId = id.parse().map_err(|_| ApiError::not_found())?;
     let store = &state.store;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(scope).await?;
     let revoked = store.revoke_api_key(&mut tx, scope, &id).await?;
     principal
         .audit(

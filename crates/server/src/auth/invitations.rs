@@ -66,7 +66,7 @@ pub(super) async fn invite(
     // Ids first: another tenant's location is 404 whatever else is wrong with the body.
     if let Some(location) = body.location_id.as_deref() {
         let id: LocationId = location.parse().map_err(|_| ApiError::not_found())?;
-        scope = TenantScope::for_location(&state.store.location(&scope, &id).await?);
+        scope = scope.narrowed_to(&state.store.location(&scope, &id).await?);
     }
     let email = body.email.trim();
     let name = body.name.as_deref().unwrap_or("").trim();
@@ -110,7 +110,7 @@ pub(super) async fn invite(
     }
     let store = &state.store;
     let token = random_hex(32);
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(&scope).await?;
     let user = store
         .create_user(
             &mut tx,

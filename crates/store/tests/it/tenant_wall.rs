@@ -102,13 +102,9 @@ async fn postgres_hides_other_agencies_rows_behind_a_walled_reader() {
     assert_eq!(page.items.len(), 1);
     assert!(app.location(&walled, &bravo_location.id).await.is_err());
 
-    // A transaction working for alpha can't write a row of bravo's.
-    let mut tx = db.writer().begin().await.unwrap();
-    sqlx::query("SELECT set_config('switchboard.agency_id', $1, true)")
-        .bind(alpha.id.as_str())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    // A transaction working for alpha (`begin_for` a walled scope) can't write a row of
+    // bravo's.
+    let mut tx = app.begin_for(&walled).await.unwrap();
     let refused = sqlx::query(
         "INSERT INTO locations (id, agency_id, ghl_location_id, created_at, updated_at) \
          VALUES ('loc_01jzzzzzzzzzzzzzzzzzzzzzzz', $1, 'ghl-intruder', 0, 0)",
