@@ -129,7 +129,7 @@ async fn update(
 }
 
 /// A trimmed name of 1 to [`MAX_NAME_CHARS`] characters, or 400.
-pub(super) fn valid_name(name: &str) -> Result<&str, ApiError> {
+pub(crate) fn valid_name(name: &str) -> Result<&str, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::bad_request(

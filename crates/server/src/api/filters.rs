@@ -19,6 +19,20 @@ pub(super) async fn scoped_location(
     Ok(Some(state.store.location(scope, &id).await?.id))
 }
 
+/// The caller's scope, or, when a body names a `location_id`, that location of it (so
+/// another tenant's location is 404 before anything else in the body is judged).
+pub(crate) async fn narrowed_scope(
+    state: &AppState,
+    scope: &TenantScope,
+    location: Option<&str>,
+) -> Result<TenantScope, ApiError> {
+    let Some(id) = location else {
+        return Ok(scope.clone());
+    };
+    let id: LocationId = id.parse().map_err(|_| ApiError::not_found())?;
+    Ok(scope.narrowed_to(&state.store.location(scope, &id).await?))
+}
+
 /// `?channel_id=`, if given, as one of the scope's channels.
 pub(super) async fn scoped_channel(
     state: &AppState,

@@ -33,7 +33,9 @@ mod page;
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 
+pub(crate) use agencies::valid_name;
 pub use body::Body;
+pub(crate) use filters::narrowed_scope;
 pub use openapi::document;
 pub use page::{Page, PageQuery};
 

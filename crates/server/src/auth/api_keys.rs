@@ -9,19 +9,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use domain::{ApiKeyId, LocationId};
+use domain::ApiKeyId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use store::repo::ApiKey;
-use store::TenantScope;
 
 use super::tokens::random_hex;
 use super::{Permission, Principal, Role, API_KEY_PREFIX};
+use crate::api::{narrowed_scope, valid_name};
 use crate::http::ApiError;
 use crate::AppState;
-
-/// The longest key name we keep.
-const MAX_NAME_CHARS: usize = 200;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct NewKeyBody {
@@ -56,20 +53,8 @@ pub(super) async fn create(
     crate::api::Body(body): crate::api::Body<NewKeyBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Permission::ManageApiKeys)?;
-    let mut scope: TenantScope = principal.scope()?.clone();
-    if let Some(location) = body.location_id.as_deref() {
-        // Looked up through the caller's scope: another tenant's location reads as missing,
-        // before anything else in the body is judged.
-        let id: LocationId = location.parse().map_err(|_| ApiError::not_found())?;
-        scope = scope.narrowed_to(&state.store.location(&scope, &id).await?);
-    }
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::bad_request(
-            "invalid_name",
-            format!("name must be 1 to {MAX_NAME_CHARS} characters"),
-        ));
-    }
+    let scope = narrowed_scope(&state, principal.scope()?, body.location_id.as_deref()).await?;
+    let name = valid_name(&body.name)?;
     let role = match body.role.as_deref() {
         None => principal.role,
         Some(word) => word

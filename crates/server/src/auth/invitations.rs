@@ -13,16 +13,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use domain::LocationId;
 use serde::Deserialize;
 use serde_json::json;
 use store::repo::{NewAuditEntry, NewUser, INVITATION};
-use store::{StoreError, TenantScope};
+use store::StoreError;
 
 use super::login::{request_id, user_json};
 use super::reset::new_password_hash;
 use super::tokens::random_hex;
 use super::{Permission, Principal, Role};
+use crate::api::narrowed_scope;
 use crate::http::ApiError;
 use crate::mail::Mail;
 use crate::AppState;
@@ -62,12 +62,7 @@ pub(super) async fn invite(
     crate::api::Body(body): crate::api::Body<InviteBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Permission::ManageUsers)?;
-    let mut scope: TenantScope = principal.scope()?.clone();
-    // Ids first: another tenant's location is 404 whatever else is wrong with the body.
-    if let Some(location) = body.location_id.as_deref() {
-        let id: LocationId = location.parse().map_err(|_| ApiError::not_found())?;
-        scope = scope.narrowed_to(&state.store.location(&scope, &id).await?);
-    }
+    let scope = narrowed_scope(&state, principal.scope()?, body.location_id.as_deref()).await?;
     let email = body.email.trim();
     let name = body.name.as_deref().unwrap_or("").trim();
     if email.chars().count() > MAX_FIELD_CHARS || name.chars().count() > MAX_FIELD_CHARS {
