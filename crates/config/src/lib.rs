@@ -30,6 +30,10 @@ pub use types::{DatabaseUrl, LogFormat, ObjectStoreUrl, PostgresUrl, SqliteSynch
 use source::{Layers, Spec};
 
 /// GHL's published Ed25519 key for webhook signatures (`X-GHL-Signature`).
+/// The sites GHL shows custom pages in (its app, and the white-label app host).
+pub const GHL_FRAME_ANCESTORS: &str =
+    "https://app.gohighlevel.com https://*.gohighlevel.com https://*.leadconnectorhq.com";
+
 pub const GHL_WEBHOOK_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
 MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg=
 -----END PUBLIC KEY-----
@@ -103,9 +107,20 @@ pub struct Config {
     /// The conversation provider id GHL shows in the app's settings, given to every
     /// location an install provisions. Default none (set per location with `location add`).
     pub ghl_conversation_provider_id: Option<String>,
+    /// The Marketplace app's Shared Secret: decrypts the user context GHL gives a custom
+    /// page (the dashboard opened inside GHL signs its user in with it). Default none:
+    /// the GHL page is off.
+    pub ghl_shared_secret: Option<SecretString>,
+    /// The sites that may frame the GHL page (CSP `frame-ancestors` sources, space
+    /// separated). Default GHL's own app domains; add an agency's white-label domain.
+    pub ghl_frame_ancestors: String,
     /// Days an uninstalled agency's or location's data is kept before it may be purged.
     /// Default 30.
     pub uninstall_retention_days: u32,
+    /// Days a message's content (text, attachments, error texts, timeline quotes, stored
+    /// media) is kept; the daily `retention` job removes it from older messages and keeps
+    /// the records usage is metered from. `0` keeps everything forever. Default 365.
+    pub message_retention_days: u32,
     /// `/api/v1` requests a minute from one client address (a burst of as many).
     /// Default 1200.
     pub api_requests_per_minute_per_address: u32,
@@ -225,9 +240,17 @@ impl Config {
                 .url("ghl_marketplace_url", "https://marketplace.gohighlevel.com")?,
             ghl_conversation_provider_id: r
                 .opt("ghl_conversation_provider_id", |s| Ok(s.trim().to_string()))?,
+            ghl_shared_secret: r.secret("ghl_shared_secret")?,
+            ghl_frame_ancestors: r.or(
+                "ghl_frame_ancestors",
+                GHL_FRAME_ANCESTORS.to_string(),
+                parse::frame_ancestors,
+            )?,
             uninstall_retention_days: r.or("uninstall_retention_days", 30, |s| {
                 parse::number(s, 0, 3650)
             })?,
+            message_retention_days: r
+                .or("message_retention_days", 365, |s| parse::number(s, 0, 3650))?,
             api_requests_per_minute_per_address: r.or(
                 "api_requests_per_minute_per_address",
                 1200,

@@ -289,3 +289,37 @@ pub(crate) fn previous_master_keys(
     }
     Ok(keys)
 }
+
+/// CSP `frame-ancestors` sources: `https://` origins (`http://` only for loopback),
+/// optionally with a `*.` wildcard for
+/// subdomains, separated by spaces. Nothing that could end the directive or widen it to
+/// every site (`;`, `*` alone, `http:`).
+pub(crate) fn frame_ancestors(s: &str) -> Result<String, String> {
+    let sources: Vec<&str> = s.split_whitespace().collect();
+    if sources.is_empty() {
+        return Err("list at least one https:// origin".into());
+    }
+    for source in &sources {
+        // Plain http only for this machine (the sandbox's GHL page in a rehearsal).
+        let host = source
+            .strip_prefix("https://")
+            .or_else(|| {
+                source
+                    .strip_prefix("http://")
+                    .filter(|h| h.starts_with("127.0.0.1") || h.starts_with("localhost"))
+            })
+            .ok_or_else(|| format!("{source:?}: each source is an https:// origin"))?;
+        let host = host.strip_prefix("*.").unwrap_or(host);
+        let host = host.strip_suffix(":*").unwrap_or(host);
+        let valid = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':');
+        if !valid {
+            return Err(format!(
+                "{source:?}: not an origin (a host name, an optional port)"
+            ));
+        }
+    }
+    Ok(sources.join(" "))
+}

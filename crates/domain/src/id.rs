@@ -141,6 +141,9 @@ prefixed_id!(
 prefixed_id!(
     /// An API key for programmatic use (the key's secret is never stored).
     ApiKeyId, "key", "API key");
+prefixed_id!(
+    /// A conversation handed from the AI to a human.
+    HandoffId, "hof", "handoff");
 
 /// A job in the durable queue: `job_` and the queue's sequence number.
 ///

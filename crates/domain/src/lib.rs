@@ -4,13 +4,17 @@
 #![forbid(unsafe_code)]
 
 pub mod consent;
+pub mod handoff;
 pub mod id;
+pub mod live;
 pub mod message;
 pub mod phone;
+pub mod quiet_hours;
 pub mod sms;
 
 pub use consent::Keyword;
 pub use id::*;
+pub use live::EventKind;
 pub use message::*;
 pub use phone::{InvalidPhone, PhoneNumber};
 pub use sms::{sms_segments, SmsEncoding, SmsSegments};

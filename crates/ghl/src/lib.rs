@@ -15,6 +15,7 @@ pub mod api;
 mod error;
 pub mod payload;
 mod timestamp;
+pub mod user_context;
 pub mod webhook;
 
 pub use api::{

@@ -76,6 +76,8 @@ pub struct SandboxOptions {
     pub fault_timeout_hold: Duration,
     /// Recorded requests kept per simulator (oldest dropped first).
     pub record_limit: usize,
+    /// The app's Shared Secret: the custom-page host encrypts user contexts with it.
+    pub ghl_shared_secret: String,
 }
 
 impl Default for SandboxOptions {
@@ -96,6 +98,7 @@ impl Default for SandboxOptions {
             webhook_timeout: Duration::from_secs(10),
             fault_timeout_hold: Duration::from_secs(60),
             record_limit: 10_000,
+            ghl_shared_secret: "sandbox-shared-secret".into(),
         }
     }
 }

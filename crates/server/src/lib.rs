@@ -6,9 +6,11 @@
 pub mod api;
 pub mod auth;
 pub mod connectors;
+pub mod dashboard;
 pub mod http;
 pub mod install;
 pub mod jobs;
+pub mod live;
 pub mod mail;
 pub mod media;
 pub mod metrics;

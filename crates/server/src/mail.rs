@@ -6,7 +6,7 @@
 //! [`MailError::NotConfigured`], which callers report (an invitation link can still be
 //! copied from the dashboard) instead of pretending the mail went out.
 
-use lettre::message::{header::ContentType, Mailbox, Message};
+use lettre::message::{header::ContentType, Mailbox, Message, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
 
@@ -27,12 +27,57 @@ pub enum MailError {
     Send(String),
 }
 
-/// One plain-text email.
+/// One email: plain text, and with a brand also an HTML alternative in the agency's
+/// colours and logo, sent under its product name (the address stays ours).
 #[derive(Debug, Clone)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
     pub text: String,
+    pub brand: Option<store::repo::Brand>,
+}
+
+/// The HTML alternative of a branded email; askama escapes every value.
+#[derive(askama::Template)]
+#[template(path = "email.html")]
+struct BrandedEmail<'a> {
+    subject: &'a str,
+    product_name: &'a str,
+    logo_url: Option<&'a str>,
+    primary_color: &'a str,
+    on_primary: &'static str,
+    accent_color: &'a str,
+    on_accent: &'static str,
+    /// The text's paragraphs; one that is a lone link becomes a button.
+    paragraphs: Vec<String>,
+}
+
+impl Mail {
+    /// The HTML alternative, for a branded email.
+    fn html(&self) -> Option<Result<String, askama::Error>> {
+        use askama::Template;
+        let brand = self.brand.as_ref()?;
+        let paragraphs = self
+            .text
+            .split("\n\n")
+            .flat_map(|p| p.split(":\n").map(str::trim).collect::<Vec<_>>())
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        Some(
+            BrandedEmail {
+                subject: &self.subject,
+                product_name: &brand.product_name,
+                logo_url: brand.logo_url.as_deref(),
+                primary_color: &brand.primary_color,
+                on_primary: crate::dashboard::page::readable_on(&brand.primary_color),
+                accent_color: &brand.accent_color,
+                on_accent: crate::dashboard::page::readable_on(&brand.accent_color),
+                paragraphs,
+            }
+            .render(),
+        )
+    }
 }
 
 /// Sends email through the configured server. Cheap to clone (the connection pool is
@@ -81,13 +126,24 @@ impl Mailer {
             .to
             .parse::<Mailbox>()
             .map_err(|e| MailError::BadAddress(mail.to.clone(), e.to_string()))?;
-        let message = Message::builder()
-            .from(self.from.clone())
+        let from = match &mail.brand {
+            Some(brand) => Mailbox::new(Some(brand.product_name.clone()), self.from.email.clone()),
+            None => self.from.clone(),
+        };
+        let builder = Message::builder()
+            .from(from)
             .to(to)
-            .subject(mail.subject.as_str())
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.text.clone())
-            .map_err(|e| MailError::Build(e.to_string()))?;
+            .subject(mail.subject.as_str());
+        let message = match mail.html() {
+            Some(html) => {
+                let html = html.map_err(|e| MailError::Build(e.to_string()))?;
+                builder.multipart(MultiPart::alternative_plain_html(mail.text.clone(), html))
+            }
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(mail.text.clone()),
+        }
+        .map_err(|e| MailError::Build(e.to_string()))?;
         transport
             .send(message)
             .await

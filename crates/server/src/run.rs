@@ -34,12 +34,22 @@ pub async fn run(
     let grace = state.config.shutdown_grace();
 
     let pool = if roles.workers {
+        // The daily retention run exists once whatever the number of processes asking.
+        jobs::retention::schedule(&state.store)
+            .await
+            .map_err(|e| io::Error::other(format!("scheduling the retention job: {e}")))?;
         let context = jobs::JobContext {
             store: state.store.clone(),
-            connectors: crate::connectors::Connectors::new(&state.config)?,
+            // The HTTP side's executor: one view per process of each API's health, which
+            // the channels page shows.
+            connectors: state.connectors.clone(),
             config: state.config.clone(),
             media: state.media.clone(),
+            mailer: state.mailer.clone(),
         };
+        state
+            .workers_here
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let pool = store::worker::WorkerPool::new(
             state.store.queue().clone(),
             jobs::handlers(context),

@@ -27,6 +27,14 @@ pub struct AppState {
     pub(crate) channel_calls: crate::connectors::ChannelSender,
     /// Sign-in: access token keys, the per-address sign-in limiter.
     pub auth: crate::auth::Auth,
+    /// The real-time hub behind `/ws`.
+    pub live: crate::live::Live,
+    /// The executor and connectors this process's workers use ([`crate::run`] hands them
+    /// to the pool), so the channels page reads the breakers of the sends made here.
+    pub(crate) connectors: crate::connectors::Connectors,
+    /// Whether this process runs the worker pool: without it, no send is made here and
+    /// its breakers say nothing about the lines (set by [`crate::run`]).
+    pub(crate) workers_here: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Why the server's state could not be built.
@@ -52,12 +60,15 @@ impl AppState {
         let mailer = crate::mail::Mailer::from_config(&config)?;
         let connectors = crate::connectors::Connectors::new(&config)?;
         Ok(Self {
-            ghl_outbound: connectors.outbound,
-            channel_calls: connectors.channels,
+            ghl_outbound: connectors.outbound.clone(),
+            channel_calls: connectors.channels.clone(),
+            connectors,
+            workers_here: Arc::default(),
             auth: crate::auth::Auth::new(store.keys(), &config),
             media,
             mailer,
             outbound_intake: crate::webhooks::OutboundIntake::start(store.clone()),
+            live: crate::live::Live::new(store.clone()),
             store,
             config,
             ghl_keys: Arc::new(ghl_keys),

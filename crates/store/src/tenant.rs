@@ -107,6 +107,18 @@ pub enum TenantReader {
     Plain(sqlx::pool::PoolConnection<sqlx::Any>),
 }
 
+impl TenantReader {
+    /// Ends the reader's transaction now, instead of when the dropped connection is next
+    /// used. A walled reader dropped last thing before its runtime stops stays "idle in
+    /// transaction", holding its locks (a test's `DROP SCHEMA` then waits for ever).
+    pub async fn finish(self) -> Result<(), StoreError> {
+        match self {
+            TenantReader::Walled(tx) => Ok(tx.rollback().await?),
+            TenantReader::Plain(_) => Ok(()),
+        }
+    }
+}
+
 impl std::ops::Deref for TenantReader {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &sqlx::AnyConnection {

@@ -13,18 +13,36 @@ use crate::error::StoreError;
 /// The PostgreSQL channel on which commits that enqueued jobs are announced.
 pub(crate) const JOBS_CHANNEL: &str = "switchboard_jobs";
 
-/// Wakes this process's workers. Other processes hear PostgreSQL `NOTIFY`.
+/// The PostgreSQL channel on which commits that wrote real-time events are announced.
+pub(crate) const EVENTS_CHANNEL: &str = "switchboard_events";
+
+/// Wakes this process's workers, and its real-time hub. Other processes hear PostgreSQL
+/// `NOTIFY`.
 #[derive(Debug, Clone, Default)]
-pub struct Wake(Arc<Notify>);
+pub struct Wake {
+    jobs: Arc<Notify>,
+    events: Arc<Notify>,
+}
 
 impl Wake {
     /// Wakes every worker currently waiting.
     pub fn wake(&self) {
-        self.0.notify_waiters();
+        self.jobs.notify_waiters();
     }
 
     pub(crate) fn notify(&self) -> &Notify {
-        &self.0
+        &self.jobs
+    }
+
+    /// Tells the hub that events were committed. `notify_one` keeps the wake-up if the hub
+    /// is busy reading at that moment, so a commit is never missed between two reads.
+    pub fn wake_events(&self) {
+        self.events.notify_one();
+    }
+
+    /// What the real-time hub waits on.
+    pub fn events(&self) -> &Notify {
+        &self.events
     }
 }
 
@@ -37,6 +55,8 @@ pub struct Tx {
     backend: Backend,
     wake: Wake,
     enqueued: bool,
+    /// Whether this transaction wrote rows of the real-time event log.
+    evented: bool,
 }
 
 impl Tx {
@@ -46,6 +66,7 @@ impl Tx {
             backend,
             wake,
             enqueued: false,
+            evented: false,
         }
     }
 
@@ -68,7 +89,27 @@ impl Tx {
         Ok(())
     }
 
-    /// Commits, then wakes this process's workers if jobs were enqueued.
+    /// Records that this transaction wrote real-time events; like [`Tx::mark_enqueued`],
+    /// the `NOTIFY` goes out inside the transaction, so other processes' hubs hear of it
+    /// only if it commits, and this process's hub is woken after the commit.
+    pub(crate) async fn mark_evented(&mut self) -> Result<(), StoreError> {
+        if !self.evented {
+            self.evented = true;
+            if self.backend == Backend::Postgres {
+                // `pg_current_xact_id()` gives the transaction its id now, before it takes
+                // an event id: the hub relies on that order to know when a gap in the ids
+                // can no longer fill (see `server::live`).
+                sqlx::query("SELECT pg_notify($1, ''), pg_current_xact_id()::text")
+                    .bind(EVENTS_CHANNEL)
+                    .execute(&mut *self.inner)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits, then wakes this process's workers if jobs were enqueued, and its hub if
+    /// events were written.
     ///
     /// Safe to cancel: the commit runs in a task of its own (see [`crate::Db::begin`]), so
     /// a caller dropped mid-commit (a client that hung up) can't leave the connection
@@ -78,12 +119,16 @@ impl Tx {
             inner,
             wake,
             enqueued,
+            evented,
             ..
         } = self;
         let committed = tokio::spawn(async move {
             inner.commit().await?;
             if enqueued {
                 wake.wake();
+            }
+            if evented {
+                wake.wake_events();
             }
             Ok::<_, sqlx::Error>(())
         });

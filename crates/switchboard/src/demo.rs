@@ -244,11 +244,12 @@ fn print_banner(
     println!();
     println!("Gateway");
     println!("  URL            {gateway}");
+    println!("  dashboard      {gateway}/login (sign in with the login below)");
     println!("  readiness      {gateway}/readyz");
     println!("  metrics        {gateway}/metrics");
     println!("  data folder    {dir} (SQLite database, master.key)");
     println!(
-        "  login          {} / {} (agency admin; POST {gateway}/api/v1/auth/login, a new password each run)",
+        "  login          {} / {} (agency admin, a new password each run; the API signs in at POST {gateway}/api/v1/auth/login)",
         seeded.login.0, seeded.login.1
     );
     println!();

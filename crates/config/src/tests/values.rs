@@ -282,3 +282,56 @@ fn media_limits() {
     let e = err(&[("SWITCHBOARD_MEDIA_MAX_BYTES", "lots")]);
     assert!(e.contains("not a whole number"), "{e}");
 }
+
+#[test]
+fn retention_days() {
+    let c = config(&[]);
+    assert_eq!(
+        (c.message_retention_days, c.uninstall_retention_days),
+        (365, 30)
+    );
+    // 0 is allowed: keep messages forever.
+    let c = config(&[("SWITCHBOARD_MESSAGE_RETENTION_DAYS", "0")]);
+    assert_eq!(c.message_retention_days, 0);
+    let c = config(&[("SWITCHBOARD_MESSAGE_RETENTION_DAYS", "3650")]);
+    assert_eq!(c.message_retention_days, 3650);
+    assert_eq!(
+        err(&[("SWITCHBOARD_MESSAGE_RETENTION_DAYS", "3651")]),
+        "SWITCHBOARD_MESSAGE_RETENTION_DAYS: \"3651\" is not a whole number between 0 and 3650"
+    );
+    let e = err(&[("SWITCHBOARD_MESSAGE_RETENTION_DAYS", "a year")]);
+    assert!(e.contains("not a whole number"), "{e}");
+}
+
+#[test]
+fn ghl_frame_ancestors() {
+    let c = config(&[]);
+    assert!(c
+        .ghl_frame_ancestors
+        .contains("https://app.gohighlevel.com"));
+    assert!(
+        c.ghl_shared_secret.is_none(),
+        "the GHL page is off by default"
+    );
+    let c = config(&[(
+        "SWITCHBOARD_GHL_FRAME_ANCESTORS",
+        "  https://app.agency.example   https://*.crm.example:8443 ",
+    )]);
+    assert_eq!(
+        c.ghl_frame_ancestors,
+        "https://app.agency.example https://*.crm.example:8443"
+    );
+    for bad in [
+        "",
+        "*",
+        "http://app.example",
+        "https://a.example; script-src *",
+        "https://",
+    ] {
+        let e = err(&[("SWITCHBOARD_GHL_FRAME_ANCESTORS", bad)]);
+        assert!(
+            e.starts_with("SWITCHBOARD_GHL_FRAME_ANCESTORS"),
+            "{bad:?}: {e}"
+        );
+    }
+}

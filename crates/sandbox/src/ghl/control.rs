@@ -34,6 +34,7 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route("/ghl/marketplace", post(super::lifecycle::marketplace))
         .route("/ghl/contacts", get(list_contacts).post(seed_contact))
         .route("/ghl/messages", get(list_messages))
+        .route("/ghl/custom-page", get(super::custom_page::host))
         .with_state(shared)
 }
 

@@ -11,6 +11,7 @@ mod contact_store;
 mod contacts;
 pub(crate) mod control;
 mod conversations;
+mod custom_page;
 mod gate;
 mod lifecycle;
 mod oauth;

@@ -133,7 +133,7 @@ pub(super) fn settings(channel: &dyn Channel, given: &Value) -> Result<Value, Ap
 }
 
 /// `active` or `paused`.
-pub(super) fn status(text: &str) -> Result<String, ApiError> {
+pub(crate) fn status(text: &str) -> Result<String, ApiError> {
     if STATUSES.contains(&text) {
         Ok(text.to_string())
     } else {

@@ -15,12 +15,13 @@ use axum::Json;
 use domain::ChannelId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use store::repo::{Channel, ChannelChange, NewChannel};
+use store::repo::{Channel, ChannelChange};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::channel_input as input;
+use super::channel_writes::{change_line, connect_line, LineRequest};
 use super::locations::location_id;
 use super::{Body, Page, PageQuery};
 use crate::auth::{Permission, Principal};
@@ -211,52 +212,14 @@ async fn create(
         .location(scope, &location_id(&request.location_id)?)
         .await?;
     principal.require(Permission::ManageChannels)?;
-    let (provider, implementation) = input::provider(&request.provider)?;
-    let line = input::line(&request.line)?;
-    let credentials = input::credentials(implementation, request.credentials)?;
-    let api_base = request
-        .api_base
-        .as_deref()
-        .map(input::api_base)
-        .transpose()?;
-    let settings = match &request.settings {
-        Some(given) => input::settings(implementation, given)?,
-        None => json!({}),
+    let request = LineRequest {
+        provider: request.provider,
+        line: request.line,
+        credentials: request.credentials,
+        api_base: request.api_base,
+        settings: request.settings,
     };
-    state
-        .channel_calls
-        .verify(provider, &credentials, api_base.as_deref())
-        .await
-        .map_err(|f| input::verification_error(provider, f))?;
-    let credential_keys: Vec<String> = credentials.keys().map(str::to_string).collect();
-    let mut tx = state.store.begin_for(scope).await?;
-    let created = state
-        .store
-        .create_channel(
-            &mut tx,
-            &location,
-            &NewChannel {
-                provider,
-                line,
-                credentials: credentials.into_inner(),
-                api_base,
-                settings,
-            },
-        )
-        .await?;
-    principal
-        .audit(
-            &state.store,
-            &mut tx,
-            Some(scope.agency_id()),
-            "channel.created",
-            Some(created.id.as_str()),
-            json!({"provider": provider, "line": created.line,
-                               "location_id": created.location_id,
-                               "credential_keys": credential_keys}),
-        )
-        .await?;
-    tx.commit().await?;
+    let created = connect_line(&state, &principal, &location, request).await?;
     Ok((StatusCode::CREATED, Json(view(&state, created).await?)))
 }
 
@@ -287,32 +250,7 @@ async fn update(
             .transpose()?,
         status: patch.status.as_deref().map(input::status).transpose()?,
     };
-    let mut detail = serde_json::Map::new();
-    if let Some(settings) = &change.settings {
-        detail.insert("settings".into(), settings.clone());
-    }
-    if let Some(api_base) = &change.api_base {
-        detail.insert("api_base".into(), json!(api_base));
-    }
-    if let Some(status) = &change.status {
-        detail.insert("status".into(), json!(status));
-    }
-    let mut tx = state.store.begin_for(scope).await?;
-    let updated = state
-        .store
-        .update_channel(&mut tx, scope, &channel.id, &change)
-        .await?;
-    principal
-        .audit(
-            &state.store,
-            &mut tx,
-            Some(scope.agency_id()),
-            "channel.updated",
-            Some(updated.id.as_str()),
-            Value::Object(detail),
-        )
-        .await?;
-    tx.commit().await?;
+    let updated = change_line(&state, &principal, &channel, &change).await?;
     Ok(Json(view(&state, updated).await?))
 }
 

@@ -225,11 +225,10 @@ async fn erase(
     };
     // After the commit: if the media store fails, erasing again removes the rest.
     for message in &erasure.messages {
-        let folder = format!("{}/{}/{message}", scope.agency_id(), contact.location_id);
         state
             .media
             .store
-            .remove_folder(&folder)
+            .remove_message_media(scope.agency_id(), &contact.location_id, message)
             .await
             .map_err(|e| ApiError::internal(format!("erasing media of {message}: {e}")))?;
     }

@@ -242,6 +242,7 @@ async fn send(
             scope,
             &conversation,
             &ApiSend {
+                message_id: None,
                 body: &body.body,
                 attachments: &attachments,
                 actor,
@@ -265,15 +266,23 @@ async fn send(
 
 /// Refuses (409) a send GHL's path would refuse too: the location's install was removed,
 /// or the conversation's line is no longer active.
-async fn sendable(
+pub(crate) async fn sendable(
     state: &AppState,
     scope: &store::TenantScope,
     conversation: &Conversation,
 ) -> Result<(), ApiError> {
-    let location = state
-        .store
-        .location(scope, &conversation.location_id)
-        .await?;
+    let channel = state.store.channel(scope, &conversation.channel_id).await?;
+    line_sendable(state, scope, &channel).await
+}
+
+/// Refuses (409) a send on a line whose location's install was removed, or that is no
+/// longer active: the check [`sendable`] makes, for a line (the dashboard's test send).
+pub(crate) async fn line_sendable(
+    state: &AppState,
+    scope: &store::TenantScope,
+    channel: &store::repo::Channel,
+) -> Result<(), ApiError> {
+    let location = state.store.location(scope, &channel.location_id).await?;
     if location.status == store::repo::UNINSTALLED {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -281,15 +290,11 @@ async fn sendable(
             "this location's install was removed; nothing is sent for it",
         ));
     }
-    let channel = state.store.channel(scope, &conversation.channel_id).await?;
     if channel.status != "active" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "channel_inactive",
-            format!(
-                "the conversation's line is {}; nothing can be sent on it",
-                channel.status
-            ),
+            format!("the line is {}; nothing can be sent on it", channel.status),
         ));
     }
     Ok(())
@@ -316,8 +321,18 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 }
 
 /// A text within the limit, or attachments, or both; attachments as http(s) URLs.
-fn valid_message(body: &str, attachments: &[String]) -> Result<(), ApiError> {
-    if body.trim().is_empty() && attachments.is_empty() {
+pub(crate) fn valid_message(body: &str, attachments: &[String]) -> Result<(), ApiError> {
+    valid_message_with_files(body, attachments, 0)
+}
+
+/// [`valid_message`] for a message that also carries `files` uploaded files (the
+/// dashboard's send box): they count as attachments, toward the same limit.
+pub(crate) fn valid_message_with_files(
+    body: &str,
+    attachments: &[String],
+    files: usize,
+) -> Result<(), ApiError> {
+    if body.trim().is_empty() && attachments.is_empty() && files == 0 {
         return Err(ApiError::bad_request(
             "invalid_body",
             "body: a message needs text or at least one attachment",
@@ -329,7 +344,7 @@ fn valid_message(body: &str, attachments: &[String]) -> Result<(), ApiError> {
             format!("body: at most {MAX_BODY_CHARS} characters"),
         ));
     }
-    if attachments.len() > MAX_ATTACHMENTS {
+    if attachments.len() + files > MAX_ATTACHMENTS {
         return Err(ApiError::bad_request(
             "invalid_attachments",
             format!("attachments: at most {MAX_ATTACHMENTS}"),

@@ -168,7 +168,7 @@ async fn replay_one(
     let replayed = u64::from(state.store.queue().replay(id).await?);
     if replayed > 0 {
         let owner: Option<AgencyId> = job.agency_id.as_deref().and_then(|a| a.parse().ok());
-        audit(
+        audit_replay(
             &state,
             &principal,
             owner.as_ref(),
@@ -199,12 +199,12 @@ async fn replay_all(
         .await?;
     if replayed > 0 {
         let detail = json!({"kind": kind, "jobs": replayed});
-        audit(&state, &principal, agency.as_ref(), "all", detail).await?;
+        audit_replay(&state, &principal, agency.as_ref(), "all", detail).await?;
     }
     Ok(Json(Replayed { replayed }))
 }
 
-async fn audit(
+pub(crate) async fn audit_replay(
     state: &AppState,
     principal: &Principal,
     agency: Option<&AgencyId>,

@@ -20,6 +20,7 @@ mod agencies;
 mod audit;
 mod body;
 mod channel_input;
+mod channel_writes;
 mod channels;
 mod contacts;
 mod conversations;
@@ -35,8 +36,13 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub(crate) use agencies::valid_name;
 pub use body::Body;
+pub(crate) use channel_input::status as channel_status;
+pub(crate) use channel_writes::{change_line, connect_line, LineRequest};
+pub(crate) use conversations::{line_sendable, sendable, valid_message, valid_message_with_files};
+pub(crate) use dead_jobs::audit_replay;
 pub(crate) use filters::narrowed_scope;
 pub use openapi::document;
+pub(crate) use page::encode as encode_cursor;
 pub use page::{Page, PageQuery};
 
 use crate::AppState;

@@ -72,7 +72,7 @@ fn decode(cursor: &str) -> Result<PageAfter, ApiError> {
     })
 }
 
-fn encode(after: &PageAfter) -> String {
+pub(crate) fn encode(after: &PageAfter) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}.{}", after.at_ms, after.id))
 }
 

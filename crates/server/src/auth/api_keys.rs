@@ -52,10 +52,33 @@ pub(super) async fn create(
     principal: Principal,
     crate::api::Body(body): crate::api::Body<NewKeyBody>,
 ) -> Result<Response, ApiError> {
+    let (created, key) = make_key(
+        &state,
+        &principal,
+        &body.name,
+        body.role.as_deref(),
+        body.location_id.as_deref(),
+    )
+    .await?;
+    let mut body = key_json(&created);
+    body["key"] = json!(key);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Makes a key in the principal's scope (or one of its locations) with the principal's
+/// role or a lower one, audited; answers the stored key and the whole secret, which
+/// exists nowhere else afterwards. The API and the dashboard both come here.
+pub(crate) async fn make_key(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    role: Option<&str>,
+    location_id: Option<&str>,
+) -> Result<(ApiKey, String), ApiError> {
     principal.require(Permission::ManageApiKeys)?;
-    let scope = narrowed_scope(&state, principal.scope()?, body.location_id.as_deref()).await?;
-    let name = valid_name(&body.name)?;
-    let role = match body.role.as_deref() {
+    let scope = narrowed_scope(state, principal.scope()?, location_id).await?;
+    let name = valid_name(name)?;
+    let role = match role {
         None => principal.role,
         Some(word) => word
             .parse::<Role>()
@@ -104,9 +127,7 @@ pub(super) async fn create(
         )
         .await?;
     tx.commit().await?;
-    let mut body = key_json(&created);
-    body["key"] = json!(key);
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((created, key))
 }
 
 /// `GET /api/v1/api-keys`: the keys the caller's scope holds, without secrets.
@@ -132,6 +153,16 @@ pub(super) async fn revoke(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(key_json(&revoke_key(&state, &principal, &id).await?)))
+}
+
+/// Revokes one of the principal's scope's keys, audited; another tenant's is 404. The
+/// API and the dashboard both come here.
+pub(crate) async fn revoke_key(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<ApiKey, ApiError> {
     principal.require(Permission::ManageApiKeys)?;
     let scope = principal.scope()?;
     let id: ApiKeyId = id.parse().map_err(|_| ApiError::not_found())?;
@@ -149,5 +180,5 @@ pub(super) async fn revoke(
         )
         .await?;
     tx.commit().await?;
-    Ok(Json(key_json(&revoked)))
+    Ok(revoked)
 }

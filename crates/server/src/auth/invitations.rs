@@ -15,11 +15,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use store::repo::{NewAuditEntry, NewUser, INVITATION};
+use store::repo::{NewAuditEntry, NewUser, User, INVITATION};
 use store::StoreError;
 
 use super::login::{request_id, user_json};
 use super::reset::new_password_hash;
+use super::roles::Misplaced;
 use super::tokens::random_hex;
 use super::{Permission, Principal, Role};
 use crate::api::narrowed_scope;
@@ -61,10 +62,49 @@ pub(super) async fn invite(
     principal: Principal,
     crate::api::Body(body): crate::api::Body<InviteBody>,
 ) -> Result<Response, ApiError> {
+    let ask = Invitation {
+        email: &body.email,
+        name: body.name.as_deref().unwrap_or(""),
+        role: &body.role,
+        location_id: body.location_id.as_deref(),
+    };
+    let Invited { user, email_sent } = invite_user(&state, &principal, &ask).await?;
+    let mut answer = user_json(&user);
+    answer["status"] = json!("invited");
+    answer["email_sent"] = json!(email_sent);
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// What an invitation asks for: the API's body, or the dashboard's form.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Invitation<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    /// A role word, checked here.
+    pub role: &'a str,
+    /// The location (`loc_…`) a location admin or agent works in.
+    pub location_id: Option<&'a str>,
+}
+
+/// The invited user, and whether the mailer took the email.
+#[derive(Debug, Clone)]
+pub(crate) struct Invited {
+    pub user: User,
+    pub email_sent: bool,
+}
+
+/// Invites someone into the principal's scope: every check, the user, the one-time link,
+/// the audit entry and the email. The API and the dashboard both come here, so the two
+/// can't judge an invitation differently.
+pub(crate) async fn invite_user(
+    state: &AppState,
+    principal: &Principal,
+    ask: &Invitation<'_>,
+) -> Result<Invited, ApiError> {
     principal.require(Permission::ManageUsers)?;
-    let scope = narrowed_scope(&state, principal.scope()?, body.location_id.as_deref()).await?;
-    let email = body.email.trim();
-    let name = body.name.as_deref().unwrap_or("").trim();
+    let scope = narrowed_scope(state, principal.scope()?, ask.location_id).await?;
+    let email = ask.email.trim();
+    let name = ask.name.trim();
     if email.chars().count() > MAX_FIELD_CHARS || name.chars().count() > MAX_FIELD_CHARS {
         return Err(ApiError::bad_request(
             "too_long",
@@ -77,7 +117,7 @@ pub(super) async fn invite(
             "email is not an email address",
         ));
     }
-    let role = body
+    let role = ask
         .role
         .parse::<Role>()
         .map_err(|e| ApiError::bad_request("invalid_role", e.to_string()))?;
@@ -88,20 +128,20 @@ pub(super) async fn invite(
             format!("the role {} may not invite a {role}", principal.role),
         ));
     }
-    match (role, scope.location_id()) {
-        (Role::AgencyAdmin, Some(_)) => {
+    match role.fits_place(scope.location_id().is_some()) {
+        Err(Misplaced::AgencyRoleAtLocation) => {
             return Err(ApiError::bad_request(
                 "invalid_role",
                 "a location's user can't be agency_admin",
             ))
         }
-        (Role::LocationAdmin | Role::Agent, None) => {
+        Err(Misplaced::LocationRoleAgencyWide) => {
             return Err(ApiError::bad_request(
                 "location_required",
                 "this role works in one location: give location_id",
             ))
         }
-        _ => {}
+        Ok(()) => {}
     }
     let store = &state.store;
     let token = random_hex(32);
@@ -152,13 +192,20 @@ pub(super) async fn invite(
         "{}/accept-invitation?token={token}",
         state.config.public_url.trim_end_matches('/')
     );
+    // The agency's brand names the product; without one (a read failing), ours.
+    let brand = store.brand(scope.agency_id()).await.ok();
+    let product = brand
+        .as_ref()
+        .map_or("Switchboard", |b| b.product_name.as_str())
+        .to_owned();
     let mail = Mail {
         to: user.email.clone(),
-        subject: "You are invited to Switchboard".into(),
+        subject: format!("You are invited to {product}"),
         text: format!(
-            "You have been invited to Switchboard as {role}.\n\n\
+            "You have been invited to {product} as {role}.\n\n\
              To accept and choose your password, open this link within 7 days:\n{link}\n"
         ),
+        brand,
     };
     let email_sent = match state.mailer.send(&mail).await {
         Ok(()) => true,
@@ -167,10 +214,7 @@ pub(super) async fn invite(
             false
         }
     };
-    let mut answer = user_json(&user);
-    answer["status"] = json!("invited");
-    answer["email_sent"] = json!(email_sent);
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
+    Ok(Invited { user, email_sent })
 }
 
 /// `POST /api/v1/auth/accept-invitation` `{token, password}` → the account is active.

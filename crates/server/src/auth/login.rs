@@ -47,7 +47,7 @@ pub(super) fn rate_limited(wait: std::time::Duration) -> Response {
     )
 }
 
-pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -67,7 +67,12 @@ pub(super) fn user_json(user: &User) -> Value {
 
 /// The answer to a sign-in or refresh: tokens in the body (API clients) and in cookies
 /// (the dashboard).
-fn session_response(state: &AppState, user: &User, refresh: &str) -> Result<Response, ApiError> {
+fn session_response(
+    state: &AppState,
+    site: cookies::Site,
+    user: &User,
+    refresh: &str,
+) -> Result<Response, ApiError> {
     let access = state
         .auth
         .access
@@ -84,7 +89,7 @@ fn session_response(state: &AppState, user: &User, refresh: &str) -> Result<Resp
         "user": user_json(user),
     });
     let mut response = Json(body).into_response();
-    cookies::set_session(response.headers_mut(), &access, refresh, &csrf);
+    cookies::set_session(response.headers_mut(), site, &access, refresh, &csrf);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -102,24 +107,38 @@ pub(super) async fn login(
     headers: HeaderMap,
     crate::api::Body(body): crate::api::Body<LoginBody>,
 ) -> Result<Response, ApiError> {
-    if let Some(wait) = state.auth.login_wait(client_ip(&extensions)) {
+    sign_in(&state, &extensions, &headers, &body.email, body.password).await
+}
+
+/// Checks a sign-in and, when it passes, starts a session: the answer carries the tokens
+/// in its body and in the session cookies. A refusal is 401 `invalid_credentials` (or
+/// 429 with `Retry-After` for an address over its budget). The dashboard's sign-in form
+/// uses it too, keeping the cookies and answering with a redirect.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    email: &str,
+    password: String,
+) -> Result<Response, ApiError> {
+    if let Some(wait) = state.auth.login_wait(client_ip(extensions)) {
         return Ok(rate_limited(wait));
     }
     let store = &state.store;
-    let record = match store.user_for_login(&body.email).await {
+    let record = match store.user_for_login(email).await {
         Ok(record) => Some(record),
         Err(store::StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
     let hash = record.as_ref().and_then(|r| r.password_hash.clone());
-    let password_ok = password::check_password(hash, body.password).await;
+    let password_ok = password::check_password(hash, password).await;
     let Some(record) = record else {
         return Err(invalid_credentials());
     };
     let user = record.user;
     let now = store.now_ms();
     let locked = record.locked_until_ms.is_some_and(|until| until > now);
-    let request_id = request_id(&headers);
+    let request_id = request_id(headers);
     let actor = format!("user:{}", user.id);
     let mut tx = store.begin().await?;
     if !password_ok {
@@ -185,7 +204,40 @@ pub(super) async fn login(
         )
         .await?;
     tx.commit().await?;
-    session_response(&state, &user, &refresh)
+    session_response(state, cookies::Site::Own, &user, &refresh)
+}
+
+/// Starts a session for a user whose identity something else vouched for (GHL's
+/// custom-page user context), audited as `auth.login` with how: the answer carries the
+/// tokens and the cookies for `site`.
+pub(crate) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+    site: cookies::Site,
+    how: &str,
+) -> Result<Response, ApiError> {
+    let store = &state.store;
+    let refresh = new_refresh_token();
+    let mut tx = store.begin().await?;
+    let session = store
+        .start_session(&mut tx, &user.id, &refresh, REFRESH_TTL_MS)
+        .await?;
+    store
+        .append_audit(
+            &mut tx,
+            &NewAuditEntry {
+                agency_id: user.agency_id.as_ref(),
+                actor: &format!("user:{}", user.id),
+                action: "auth.login",
+                target: Some(user.id.as_str()),
+                detail: json!({"session": session.family_id, "via": how}),
+                request_id: request_id(headers).as_deref(),
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    session_response(state, site, user, &refresh)
 }
 
 /// The refresh token a request presents: in the JSON body, else in the cookie, which
@@ -224,11 +276,22 @@ pub(super) async fn refresh(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let token = presented_refresh(&headers, &body)?.ok_or_else(unauthorized)?;
+    rotate_session(&state, &headers, &token).await
+}
+
+/// Rotates a refresh token: a new session answer (tokens and cookies) for a live token;
+/// 401 for an unknown or expired one, and for one used before, which also revokes its
+/// whole family (a stolen token's thief and its owner both lose the session).
+pub(crate) async fn rotate_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<Response, ApiError> {
     let store = &state.store;
     let next = new_refresh_token();
     let mut tx = store.begin().await?;
     let rotation = store
-        .rotate_refresh(&mut tx, &token, &next, REFRESH_TTL_MS)
+        .rotate_refresh(&mut tx, token, &next, REFRESH_TTL_MS)
         .await?;
     match rotation {
         RefreshRotation::Rotated { user_id, .. } => {
@@ -237,7 +300,7 @@ pub(super) async fn refresh(
             if user.status != "active" {
                 return Err(unauthorized());
             }
-            session_response(&state, &user, &next)
+            session_response(state, cookies::Site::of(headers), &user, &next)
         }
         RefreshRotation::Reused {
             user_id,
@@ -254,7 +317,7 @@ pub(super) async fn refresh(
                         action: "auth.refresh_reused",
                         target: Some(user_id.as_str()),
                         detail: json!({"session": family_id, "revoked": "session"}),
-                        request_id: request_id(&headers).as_deref(),
+                        request_id: request_id(headers).as_deref(),
                     },
                 )
                 .await?;
@@ -287,9 +350,19 @@ pub(super) async fn logout(
     let Some(token) = presented_refresh(&headers, &body)? else {
         return Ok(signed_out());
     };
+    end_session(&state, &headers, &token).await?;
+    Ok(signed_out())
+}
+
+/// Ends the session of a refresh token (nothing when it is unknown), with an audit entry.
+pub(crate) async fn end_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<(), ApiError> {
     let store = &state.store;
     let mut tx = store.begin().await?;
-    if let Some((user_id, agency_id)) = store.end_session(&mut tx, &token).await? {
+    if let Some((user_id, agency_id)) = store.end_session(&mut tx, token).await? {
         store
             .append_audit(
                 &mut tx,
@@ -299,13 +372,13 @@ pub(super) async fn logout(
                     action: "auth.logout",
                     target: Some(user_id.as_str()),
                     detail: json!({}),
-                    request_id: request_id(&headers).as_deref(),
+                    request_id: request_id(headers).as_deref(),
                 },
             )
             .await?;
     }
     tx.commit().await?;
-    Ok(signed_out())
+    Ok(())
 }
 
 /// `POST /api/v1/auth/logout-all`: ends every session of the calling user, and every

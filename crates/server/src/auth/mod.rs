@@ -10,17 +10,19 @@
 //!   [`reset`].
 //! - Invitations by email (`/api/v1/users/invitations`), see [`invitations`].
 //! - API keys (`/api/v1/api-keys`): shown once, stored hashed.
+//! - Role changes and deactivation (the dashboard's settings), see [`users`].
 
-mod api_keys;
-mod cookies;
-mod invitations;
+pub(crate) mod api_keys;
+pub(crate) mod cookies;
+pub(crate) mod invitations;
 mod limits;
-mod login;
+pub(crate) mod login;
 mod password;
 mod principal;
 mod reset;
 pub mod roles;
-mod tokens;
+pub(crate) mod tokens;
+pub(crate) mod users;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;

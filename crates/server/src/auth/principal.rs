@@ -43,6 +43,9 @@ pub struct Principal {
     pub via: Via,
     /// The request's id, for audit entries.
     pub request_id: Option<String>,
+    /// When the access token presented expires (Unix ms); `None` for an API key, which
+    /// lasts until revoked. A long-lived connection (`/ws`) ends then.
+    pub expires_at_ms: Option<i64>,
     scope: Option<TenantScope>,
 }
 
@@ -166,6 +169,24 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+impl Principal {
+    /// The dashboard's caller: the user of the `sb_access` cookie, with no CSRF check.
+    /// The dashboard checks the CSRF token of its forms itself (a form field, see
+    /// `crate::dashboard`), so only it may call this.
+    pub(crate) async fn from_session_cookie(
+        state: &AppState,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Self, ApiError> {
+        let token = cookies::get(headers, cookies::ACCESS).ok_or_else(unauthorized)?;
+        let mut principal = from_access_token(state, &token, Via::Cookie).await?;
+        principal.request_id = headers
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(principal)
+    }
+}
+
 fn or_unauthorized(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => unauthorized(),
@@ -226,6 +247,7 @@ async fn from_access_token(state: &AppState, token: &str, via: Via) -> Result<Pr
         role,
         via,
         request_id: None,
+        expires_at_ms: Some(claims.exp.saturating_mul(1000)),
         scope,
     })
 }
@@ -273,6 +295,7 @@ async fn from_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError
         role,
         via: Via::ApiKey,
         request_id: None,
+        expires_at_ms: None,
         scope,
     })
 }

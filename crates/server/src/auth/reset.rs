@@ -92,15 +92,24 @@ pub(super) async fn request(
         "{}/reset-password?token={token}",
         state.config.public_url.trim_end_matches('/')
     );
+    let brand = match &user.agency_id {
+        Some(agency) => store.brand(agency).await.ok(),
+        None => None,
+    };
+    let product = brand
+        .as_ref()
+        .map_or("Switchboard", |b| b.product_name.as_str())
+        .to_owned();
     let mail = Mail {
         to: user.email.clone(),
-        subject: "Reset your Switchboard password".into(),
+        subject: format!("Reset your {product} password"),
         text: format!(
-            "Someone asked to reset the password of your Switchboard account ({}).\n\n\
+            "Someone asked to reset the password of your {product} account ({}).\n\n\
              To choose a new password, open this link within an hour:\n{link}\n\n\
              If it wasn't you, ignore this email: your password stays as it is.\n",
             user.email
         ),
+        brand,
     };
     if let Err(e) = state.mailer.send(&mail).await {
         // The answer stays the same (it must not reveal the account); the operator hears.

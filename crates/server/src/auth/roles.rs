@@ -34,6 +34,10 @@ pub enum Permission {
     ReplayDeadJobs,
     ManageAgencies,
     RotateKeys,
+    /// The agency's white-label brand (name, logo, colours).
+    ManageBrand,
+    /// A location's AI switch, quiet hours and time zone.
+    ManageAi,
 }
 
 impl Role {
@@ -65,10 +69,27 @@ impl Role {
             Role::Agent => false,
         }
     }
+
+    /// Whether a user of this role may have this place: agency admins work agency-wide,
+    /// location admins and agents in one location. `Err` says which rule fails.
+    pub fn fits_place(self, at_location: bool) -> Result<(), Misplaced> {
+        match (self, at_location) {
+            (Role::AgencyAdmin, true) => Err(Misplaced::AgencyRoleAtLocation),
+            (Role::LocationAdmin | Role::Agent, false) => Err(Misplaced::LocationRoleAgencyWide),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Why a role doesn't fit a user's place (see [`Role::fits_place`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misplaced {
+    AgencyRoleAtLocation,
+    LocationRoleAgencyWide,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ViewConversations,
         Permission::SendMessages,
         Permission::ManageContacts,
@@ -80,6 +101,8 @@ impl Permission {
         Permission::ReplayDeadJobs,
         Permission::ManageAgencies,
         Permission::RotateKeys,
+        Permission::ManageBrand,
+        Permission::ManageAi,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +118,8 @@ impl Permission {
             Permission::ReplayDeadJobs => "replay_dead_jobs",
             Permission::ManageAgencies => "manage_agencies",
             Permission::RotateKeys => "rotate_keys",
+            Permission::ManageBrand => "manage_brand",
+            Permission::ManageAi => "manage_ai",
         }
     }
 }
@@ -107,10 +132,10 @@ pub fn allows(role: Role, permission: Permission) -> bool {
     use Role::*;
     match permission {
         ViewConversations | SendMessages => matches!(role, AgencyAdmin | LocationAdmin | Agent),
-        ManageContacts | ManageChannels | ManageUsers | ManageApiKeys => {
+        ManageContacts | ManageChannels | ManageUsers | ManageApiKeys | ManageAi => {
             matches!(role, AgencyAdmin | LocationAdmin)
         }
-        ManageLocations => matches!(role, AgencyAdmin),
+        ManageLocations | ManageBrand => matches!(role, AgencyAdmin),
         ViewAuditLog | ReplayDeadJobs => matches!(role, Operator | AgencyAdmin),
         ManageAgencies | RotateKeys => matches!(role, Operator),
     }
@@ -143,7 +168,7 @@ mod tests {
 
     /// The matrix as documented in docs/ARCHITECTURE.md: one row per permission, columns
     /// operator, agency admin, location admin, agent.
-    const DOCUMENTED: [(Permission, [bool; 4]); 11] = [
+    const DOCUMENTED: [(Permission, [bool; 4]); 13] = [
         (Permission::ViewConversations, [false, true, true, true]),
         (Permission::SendMessages, [false, true, true, true]),
         (Permission::ManageContacts, [false, true, true, false]),
@@ -155,6 +180,8 @@ mod tests {
         (Permission::ReplayDeadJobs, [true, true, false, false]),
         (Permission::ManageAgencies, [true, false, false, false]),
         (Permission::RotateKeys, [true, false, false, false]),
+        (Permission::ManageBrand, [false, true, false, false]),
+        (Permission::ManageAi, [false, true, true, false]),
     ];
 
     #[test]

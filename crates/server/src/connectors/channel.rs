@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use channels::{Credentials, OutboundMessage, SendAccepted, VerifyFailure};
 use domain::{ChannelId, Provider};
-use outbound::{Call, Failure, Outbound, Rate};
+use outbound::{BreakerState, Call, Failure, Outbound, Rate};
 use store::repo::Channel;
 use store::Store;
 
@@ -60,6 +60,23 @@ pub enum Verification {
     Unsupported(Provider),
 }
 
+/// The breaker of a line's sends: the provider and the channel (its credentials), so one
+/// account's trouble doesn't stop the others' traffic.
+fn send_breaker_key(channel: &Channel) -> String {
+    format!("{}:{}", channel.provider, channel.id)
+}
+
+/// A line's send breaker as people read it (see [`outbound::Breaker`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineBreaker {
+    /// Sends go out; `failures` in a row so far, fewer than the threshold.
+    Closed { failures: u32 },
+    /// Sends wait, without using attempts, for about `retry_in`.
+    Open { retry_in: Duration },
+    /// The cool-down is over: the next send is the trial (or is under way).
+    HalfOpen,
+}
+
 /// Sends messages on channels, each within its line's pace and behind its breaker.
 #[derive(Debug, Clone)]
 pub struct ChannelSender {
@@ -78,6 +95,26 @@ impl ChannelSender {
     /// Where the provider reports on a message: the channel's own webhook URL.
     pub fn webhook_url(&self, channel: &Channel) -> String {
         webhook_url(&self.public_url, channel.provider, &channel.id)
+    }
+
+    /// The state of a line's send breaker in this process's executor, read without
+    /// touching it. A line that has made no send here is closed.
+    pub fn breaker(&self, channel: &Channel) -> LineBreaker {
+        match self.outbound.breaker_state(&send_breaker_key(channel)) {
+            None => LineBreaker::Closed { failures: 0 },
+            Some(BreakerState::Closed { failures }) => LineBreaker::Closed { failures },
+            Some(BreakerState::Open { until, .. }) => {
+                let now = tokio::time::Instant::now();
+                if now >= until {
+                    LineBreaker::HalfOpen
+                } else {
+                    LineBreaker::Open {
+                        retry_in: until - now,
+                    }
+                }
+            }
+            Some(BreakerState::HalfOpen { .. }) => LineBreaker::HalfOpen,
+        }
     }
 
     /// Asks the provider whether `credentials` work, with the provider's one cheap,
@@ -149,7 +186,7 @@ impl ChannelSender {
         let mut call = Call::new(
             channel.provider.as_str(),
             "send_message",
-            format!("{}:{}", channel.provider, channel.id),
+            send_breaker_key(channel),
         );
         if let Some(rate) = line_rate(&channel.settings, implementation.pacing().per_line) {
             call = call.with_budget(line_pacing_key(&channel.id), rate);

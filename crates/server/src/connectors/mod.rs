@@ -9,7 +9,7 @@ mod window;
 
 use std::sync::Arc;
 
-pub use channel::{line_rate, webhook_url, ChannelSender, Verification, PACE_SETTING};
+pub use channel::{line_rate, webhook_url, ChannelSender, LineBreaker, Verification, PACE_SETTING};
 pub use ghl_session::Ghl;
 use outbound::{BreakerPolicy, Outbound};
 pub use window::{

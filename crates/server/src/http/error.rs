@@ -88,12 +88,22 @@ pub(super) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Resp
 /// Largest plain-text error body worth quoting in `detail`.
 const MAX_QUOTED: usize = 512;
 
-/// Rewrites every error response into the JSON error body and adds the request id.
+/// Rewrites every error response into the JSON error body and adds the request id;
+/// the dashboard's HTML error pages pass as they are.
 pub(super) async fn json_errors(request: Request, next: Next) -> Response {
     let request_id = request.headers().get(&REQUEST_ID).cloned();
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    // The dashboard's error pages are HTML on purpose: people read them.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_page {
+        tracing::info!(status = status.as_u16(), "page answered with an error");
         return response;
     }
     let (mut parts, body) = response.into_parts();

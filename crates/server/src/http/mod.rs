@@ -26,9 +26,11 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::metrics::metrics_page))
         .route("/media/{*key}", get(crate::media::serve))
+        .route("/ws", get(crate::live::connect))
         .merge(crate::webhooks::routes())
         .merge(crate::install::routes())
         .merge(crate::api::routes())
+        .merge(crate::dashboard::routes())
 }
 
 /// Wraps `routes` in the layers every request gets, outermost first: a request id (taken
@@ -45,6 +47,10 @@ pub fn app(state: AppState, routes: Router<AppState>) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
                 .layer(axum::middleware::from_fn(observe::observe))
                 .layer(axum::middleware::from_fn(error::json_errors))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::dashboard::page::frame_policy,
+                ))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     crate::auth::limit_api,

@@ -195,7 +195,46 @@ async fn sync_inbound_steps(
         }
         _ => {}
     }
+    if p.keyword.is_none() {
+        hand_off_if_asked(ctx, &c).await?;
+    }
     Ok(Outcome::Completed)
+}
+
+/// Opens a handoff when the contact asks for a person in words the location listed
+/// (flow 4): the AI goes quiet for the conversation and the agents are told, live and by
+/// email. On a rerun the open handoff is found again, so nobody is told twice.
+async fn hand_off_if_asked(ctx: &JobContext, c: &Context) -> Result<(), Stop> {
+    let phrases = c.location.handoff_phrases();
+    let Some(phrase) = domain::handoff::asks_for_human(&c.message.body, &phrases) else {
+        return Ok(());
+    };
+    let store = &ctx.store;
+    let handoff = store
+        .open_handoff(
+            &c.scope,
+            &c.message.conversation_id,
+            &format!("the contact asked for a person (\"{phrase}\")"),
+            "contact",
+            &crate::jobs::handoff_notice::notice_job(c.scope.agency_id()),
+        )
+        .await?;
+    let (writer, agency, message) = (
+        store.clone(),
+        c.scope.agency_id().clone(),
+        c.message.id.clone(),
+    );
+    let detail = json!({"handoff_id": handoff.id, "phrase": phrase, "state": handoff.state});
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                writer
+                    .append_message_event(tx, &agency, &message, "handoff.requested", detail)
+                    .await
+            })
+        })
+        .await?;
+    Ok(())
 }
 
 /// GHL's id for the contact: the stored mapping, else GHL's duplicate search by phone,

@@ -5,6 +5,9 @@
 //! - `sync_status`: mirror a message's status to GHL.
 //! - `fail_in_ghl`: tell GHL a message it sent can't be delivered at all.
 //! - `provision`: set up a Marketplace install's locations and their tokens.
+//! - `handoff_notice`, `handoff_email`: email the agents who may take a new handoff.
+//! - `retention`: daily; removes expired messages' content and purges uninstalled
+//!   locations and agencies after their retention period.
 //!
 //! Every handler is idempotent, because a job whose worker died after its external call
 //! runs again: it checks what is already recorded before calling, and records the result
@@ -12,7 +15,10 @@
 
 mod deliver;
 mod ghl_sync;
+pub mod handoff_notice;
 mod provision;
+pub mod purge;
+pub mod retention;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -33,6 +39,7 @@ pub struct JobContext {
     pub connectors: Connectors,
     pub config: Arc<config::Config>,
     pub media: crate::media::Media,
+    pub mailer: crate::mail::Mailer,
 }
 
 /// The handlers for every job kind this build knows.
@@ -43,6 +50,15 @@ pub fn handlers(ctx: JobContext) -> Handlers {
         .on(SYNC_STATUS, run(&ctx, ghl_sync::sync_status))
         .on(FAIL_IN_GHL, run(&ctx, ghl_sync::fail_in_ghl))
         .on(crate::install::PROVISION, run(&ctx, provision::provision))
+        .on(retention::RETENTION, run(&ctx, retention::retention))
+        .on(
+            handoff_notice::HANDOFF_NOTICE,
+            run(&ctx, handoff_notice::handoff_notice),
+        )
+        .on(
+            handoff_notice::HANDOFF_EMAIL,
+            run(&ctx, handoff_notice::handoff_email),
+        )
 }
 
 /// Adapts `handler(ctx, job, payload)` to the pool: a payload that doesn't parse is a

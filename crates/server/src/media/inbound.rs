@@ -60,7 +60,7 @@ pub async fn prepare_inbound(
             ))
         })
         .collect();
-    let folder = format!("{}/{}/{}", location.agency_id, location.id, message.id);
+    let folder = super::message_folder(&location.agency_id, &location.id, &message.id);
     let mut source: Option<Source> = None;
     let mut notes = Vec::new();
     for (n, reference) in message.attachments.iter().enumerate() {

@@ -26,7 +26,7 @@ pub use inbound::{prepare_inbound, InboundMedia, MEDIA_ATTEMPTS};
 pub use link::{LinkError, LinkSigner};
 pub use outbound::{attach_uploads, fetch_outbound_files};
 pub(crate) use route::serve;
-pub use store::{MediaStore, StoreFailure};
+pub use store::{message_folder, MediaStore, StoreFailure};
 
 /// Media could not be set up at start.
 #[derive(Debug, thiserror::Error)]

@@ -130,7 +130,29 @@ impl MediaStore {
     }
 }
 
+/// The folder of a message's media objects, `{agency}/{location}/{message}`: where
+/// inbound attachments are stored and what erasure, retention and the purge delete.
+pub fn message_folder(
+    agency: &domain::AgencyId,
+    location: &domain::LocationId,
+    message: &domain::MessageId,
+) -> String {
+    format!("{agency}/{location}/{message}")
+}
+
 impl MediaStore {
+    /// Deletes a message's stored media (see [`message_folder`]); returns how many objects
+    /// went. Nothing stored is not an error, so deleting again is harmless.
+    pub async fn remove_message_media(
+        &self,
+        agency: &domain::AgencyId,
+        location: &domain::LocationId,
+        message: &domain::MessageId,
+    ) -> Result<usize, StoreFailure> {
+        self.remove_folder(&message_folder(agency, location, message))
+            .await
+    }
+
     /// Deletes every object under `folder` (a message's files, on erasure); returns how
     /// many went. A folder with nothing in it is not an error.
     pub async fn remove_folder(&self, folder: &str) -> Result<usize, StoreFailure> {

@@ -4,8 +4,8 @@
 //!   job mints their tokens. Without one (a location-level install), the OAuth callback
 //!   is what provisions, so the webhook only acknowledges.
 //! - `UNINSTALL`: the location (or the whole agency) becomes `uninstalled`: tokens dropped,
-//!   data kept, a purge date `SWITCHBOARD_UNINSTALL_RETENTION_DAYS` ahead recorded. The
-//!   purge itself is a follow-up.
+//!   data kept, a purge date `SWITCHBOARD_UNINSTALL_RETENTION_DAYS` ahead recorded; the
+//!   daily `retention` job purges it after that date (`jobs::purge`).
 //! - `PLAN_CHANGE`: the new plan id recorded on the agency, and on the location if named.
 //!
 //! Everything is resolved before the receipt's transaction (on PostgreSQL, reads and

@@ -50,12 +50,21 @@ impl Bridge {
 
     /// Starts with the line on `provider` (SendBlue, Twilio, WhatsApp or UniPile).
     pub async fn start_provider(provider: Provider, extra: &[(&str, &str)]) -> Self {
+        Self::start_full(provider, extra, Duration::from_millis(20)).await
+    }
+
+    /// Starts with the providers' status callbacks `callback_delay` after each send.
+    pub async fn start_full(
+        provider: Provider,
+        extra: &[(&str, &str)],
+        callback_delay: Duration,
+    ) -> Self {
         let client = reqwest::Client::new();
         // The simulators.
         let sim = Sandbox::new(SandboxOptions {
             ghl_client_id: Some("client-id".into()),
             ghl_client_secret: Some("client-secret".into()),
-            sendblue_callback_delay: Duration::from_millis(20),
+            sendblue_callback_delay: callback_delay,
             twilio_callback_delay: Duration::from_millis(20),
             whatsapp_callback_delay: Duration::from_millis(20),
             ..SandboxOptions::default()

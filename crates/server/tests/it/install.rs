@@ -17,19 +17,19 @@ use crate::bridge::{serve_gateway, serve_sandbox};
 const CLIENT_ID: &str = "sbapp-client";
 const PROVIDER_ID: &str = "cp-install";
 
-struct Install {
+pub(crate) struct Install {
     sim: Sandbox,
     sandbox: String,
     gateway: String,
     /// Follows no redirects, so each hop can be checked.
     client: reqwest::Client,
-    test: TestStore,
+    pub(crate) test: TestStore,
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Install {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(SandboxOptions::default().ghl_token_expires_in).await
     }
 
@@ -84,7 +84,7 @@ impl Install {
         }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         for stop in self.stops.drain(..) {
             let _ = stop.send(());
         }
@@ -125,12 +125,12 @@ impl Install {
     }
 
     /// The whole browser round trip; returns the callback's answer.
-    async fn install(&self, approve: &str) -> reqwest::Response {
+    pub(crate) async fn install(&self, approve: &str) -> reqwest::Response {
         let callback = self.consent(approve).await;
         self.client.get(callback).send().await.unwrap()
     }
 
-    async fn marketplace(&self, event: Value) -> Value {
+    pub(crate) async fn marketplace(&self, event: Value) -> Value {
         let response = self
             .client
             .post(format!("{}/_control/ghl/marketplace", self.sandbox))
@@ -142,7 +142,7 @@ impl Install {
         response.json().await.unwrap()
     }
 
-    async fn agency(&self, company: &str) -> Option<Agency> {
+    pub(crate) async fn agency(&self, company: &str) -> Option<Agency> {
         self.test.store.agency_by_ghl_company(company).await.ok()
     }
 
@@ -159,7 +159,7 @@ impl Install {
     }
 
     /// Polls until `company` has `count` active locations with tokens (20 s at most).
-    async fn provisioned(&self, company: &str, count: usize) -> Vec<Location> {
+    pub(crate) async fn provisioned(&self, company: &str, count: usize) -> Vec<Location> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let locations = self.locations(company).await;
@@ -181,7 +181,7 @@ impl Install {
         }
     }
 
-    async fn tokens(&self, location: &Location) -> Option<String> {
+    pub(crate) async fn tokens(&self, location: &Location) -> Option<String> {
         use config::ExposeSecret;
         self.test
             .store

@@ -111,6 +111,7 @@ fn invitation(to: &str) -> Mail {
         to: to.into(),
         subject: "You are invited to Switchboard".into(),
         text: "Open https://switchboard.example/invite/abc to choose a password.".into(),
+        brand: None,
     }
 }
 
@@ -143,6 +144,70 @@ async fn an_email_reaches_the_smtp_server_with_its_sender_recipient_and_text() {
     assert!(
         mail.contains("https://switchboard.example/invite/abc"),
         "{mail}"
+    );
+}
+
+#[tokio::test]
+async fn a_branded_email_goes_out_under_the_agencys_name_and_colours_escaped() {
+    let smtp = SmtpServer::start();
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let mailer = mailer(&[
+        ("SWITCHBOARD_SMTP_URL", &url),
+        (
+            "SWITCHBOARD_MAIL_FROM",
+            "Switchboard <hello@switchboard.example>",
+        ),
+    ])
+    .unwrap();
+    let mut mail = invitation("ana@client.example");
+    mail.subject = "You are invited to Acme <Texting>".into();
+    mail.text =
+        "You are invited.\n\nTo accept, open this link:\nhttps://switchboard.example/invite/abc\n"
+            .into();
+    mail.brand = Some(store::repo::Brand {
+        product_name: "Acme <Texting>".into(),
+        logo_url: Some("https://acme.example/logo.png".into()),
+        primary_color: "#aa3300".into(),
+        accent_color: "#0b7a5a".into(),
+    });
+    mailer.send(&mail).await.unwrap();
+    let received = smtp.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let raw = &received[0];
+    assert!(
+        raw.contains("<hello@switchboard.example>"),
+        "our address: {raw}"
+    );
+    assert!(
+        raw.contains("Acme"),
+        "the agency's name as the sender: {raw}"
+    );
+    assert!(raw.contains("multipart/alternative"), "{raw}");
+    assert!(
+        raw.contains("text/plain") && raw.contains("text/html"),
+        "{raw}"
+    );
+    // The HTML part may be quoted-printable: undo soft line breaks and `=3D`.
+    let html = raw.replace("=\r\n", "").replace("=3D", "=");
+    assert!(
+        html.contains("background:#aa3300"),
+        "the brand colour: {html}"
+    );
+    assert!(
+        html.contains("https://acme.example/logo.png"),
+        "the logo: {html}"
+    );
+    assert!(
+        html.contains("Acme &lt;Texting&gt;") || html.contains("Acme &#60;Texting&#62;"),
+        "escaped: {html}"
+    );
+    assert!(
+        !html.contains("Acme <Texting></td>"),
+        "never raw markup: {html}"
+    );
+    assert!(
+        html.contains("href=\"https://switchboard.example/invite/abc\""),
+        "{html}"
     );
 }
 

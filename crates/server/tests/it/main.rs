@@ -6,11 +6,15 @@ mod api;
 mod auth;
 mod bridge;
 mod channel_status;
+mod dashboard;
 mod ghl_provider;
+mod handoffs;
 mod http;
 mod install;
+mod live;
 mod mail;
 mod media;
+mod retention;
 mod sendblue;
 mod twilio;
 mod unipile;
@@ -107,8 +111,23 @@ pub async fn start_run(
     oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_run_on(test, workers, listener, &[]).await
+}
+
+/// [`start_run`] on `listener`, with extra `SWITCHBOARD_*` settings.
+pub async fn start_run_on(
+    test: &TestStore,
+    workers: bool,
+    listener: tokio::net::TcpListener,
+    extra: &[(&str, &str)],
+) -> (
+    String,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let data = tempfile::tempdir().unwrap();
-    let vars = vec![
+    let mut vars = vec![
         (
             "SWITCHBOARD_DATA_DIR".to_string(),
             data.path().display().to_string(),
@@ -118,13 +137,13 @@ pub async fn start_run(
             "5".to_string(),
         ),
     ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Arc::new(config::Config::load(None, vars).unwrap().config);
     let store = store::Store::new(
         store::Db::connect(&test.options()).await.unwrap(),
         store::testing::test_keys(),
     );
     let state = AppState::new(store, config).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(server::run(

@@ -22,6 +22,7 @@ mod claim;
 mod dead;
 mod finish;
 mod listen;
+mod unique;
 
 use std::time::Duration;
 

@@ -48,6 +48,23 @@ impl Store {
         Ok(())
     }
 
+    /// Uses up every open link of `user` (any purpose): a deactivated account must not
+    /// come back through an invitation or reset mailed earlier.
+    pub async fn spend_account_tokens(
+        &self,
+        tx: &mut Tx,
+        user: &UserId,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE account_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+        )
+        .bind(self.now_ms())
+        .bind(user.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Uses up `token` if it is current and for `purpose`, in one statement (two requests
     /// with one link: one wins). Returns its user and the user's agency; `NotFound` for an
     /// unknown, used, expired or other-purpose token, which callers answer alike.

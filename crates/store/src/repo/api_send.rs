@@ -9,15 +9,19 @@
 use domain::{Actor, Direction, MessageId, MessageStatus};
 
 use super::messages::{created_detail, sms_segments_of, COLUMNS};
-use super::{AcceptedOutbound, Conversation, Message, NewMessage};
+use super::{AcceptedOutbound, Channel, Conversation, Message, NewMessage};
 use crate::error::StoreError;
 use crate::queue::NewJob;
 use crate::store::Store;
 use crate::tenant::TenantScope;
+use crate::tx::Tx;
 
 /// A message to send from the API.
 #[derive(Debug, Clone)]
 pub struct ApiSend<'a> {
+    /// The new message's id when the caller made it first (the dashboard stores uploaded
+    /// files under it before the message exists); `None` for a fresh one.
+    pub message_id: Option<MessageId>,
     pub body: &'a str,
     /// http(s) URLs.
     pub attachments: &'a [String],
@@ -48,6 +52,45 @@ impl Store {
         send: &ApiSend<'_>,
         job: &(dyn Fn(&AcceptedOutbound) -> NewJob + Sync),
     ) -> Result<ApiSent, StoreError> {
+        let mut tx = self.begin().await?;
+        let sent = self
+            .insert_api_send(&mut tx, scope, conversation, send, job)
+            .await?;
+        tx.commit().await?;
+        Ok(sent)
+    }
+
+    /// Sends from a line (already resolved through `scope`) to a handle (an E.164 number
+    /// or an email address): the contact and its conversation on that line are found or
+    /// created, and the message stored with its `deliver` job, all in one transaction, so
+    /// a failure leaves nothing behind. The dashboard's test send.
+    pub async fn send_on_line(
+        &self,
+        scope: &TenantScope,
+        channel: &Channel,
+        handle: &str,
+        send: &ApiSend<'_>,
+        job: &(dyn Fn(&AcceptedOutbound) -> NewJob + Sync),
+    ) -> Result<(Conversation, ApiSent), StoreError> {
+        let mut tx = self.begin().await?;
+        let contact = self.contact_for_handle(&mut tx, channel, handle).await?;
+        let conversation = self.conversation_for(&mut tx, channel, &contact).await?;
+        let sent = self
+            .insert_api_send(&mut tx, scope, &conversation, send, job)
+            .await?;
+        tx.commit().await?;
+        Ok((conversation, sent))
+    }
+
+    /// The message, its timeline and its job, in the caller's transaction.
+    async fn insert_api_send(
+        &self,
+        tx: &mut Tx,
+        scope: &TenantScope,
+        conversation: &Conversation,
+        send: &ApiSend<'_>,
+        job: &(dyn Fn(&AcceptedOutbound) -> NewJob + Sync),
+    ) -> Result<ApiSent, StoreError> {
         let agency = scope.agency_id();
         let new = NewMessage {
             direction: Direction::Outbound,
@@ -58,7 +101,6 @@ impl Store {
             provider_message_id: None,
             ghl_message_id: None,
         };
-        let mut tx = self.begin().await?;
         let now = self.now_ms();
         let row = sqlx::query(&format!(
             "INSERT INTO messages (id, agency_id, location_id, conversation_id, channel_id, \
@@ -67,7 +109,12 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
              ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         ))
-        .bind(MessageId::new().as_str())
+        .bind(
+            send.message_id
+                .clone()
+                .unwrap_or_default()
+                .as_str(),
+        )
         .bind(agency.as_str())
         .bind(conversation.location_id.as_str())
         .bind(conversation.id.as_str())
@@ -80,7 +127,7 @@ impl Store {
         .bind(send.idempotency_key)
         .bind(sms_segments_of(&new.body))
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some(row) = row else {
             // Only the idempotency key can collide: the provider and GHL ids are empty.
@@ -89,7 +136,7 @@ impl Store {
             ))
             .bind(agency.as_str())
             .bind(send.idempotency_key)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .ok_or(StoreError::NotFound)?;
             let first = Message::from_row(&row)?;
@@ -105,31 +152,26 @@ impl Store {
         sqlx::query("UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(conversation.id.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
+            .await?;
+        self.append_message_event(tx, agency, &message.id, "created", created_detail(&new))
             .await?;
         self.append_message_event(
-            &mut tx,
-            agency,
-            &message.id,
-            "created",
-            created_detail(&new),
-        )
-        .await?;
-        self.append_message_event(
-            &mut tx,
+            tx,
             agency,
             &message.id,
             "api.received",
             serde_json::json!({"source": "api", "caller": send.caller}),
         )
         .await?;
+        self.record_events(tx, &[super::messages::created_event(agency, &message)])
+            .await?;
         let accepted = AcceptedOutbound {
             message_id: message.id.clone(),
             conversation: conversation.clone(),
             agency_id: agency.clone(),
         };
-        self.queue().enqueue(&mut tx, job(&accepted)).await?;
-        tx.commit().await?;
+        self.queue().enqueue(tx, job(&accepted)).await?;
         Ok(ApiSent::Created(message))
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! What goes: the contact's phone, email, name and GHL id; its messages' bodies,
 //! attachment references and error texts; every timeline detail field that could quote
-//! them (only fields known to carry none are kept); the words of its consent events; the
+//! them (only fields known to carry none are kept: `redact`, shared with retention); the words of its consent events; the
 //! provider's chat id of its conversations. What stays, because the law lets us and the
 //! product needs it: the rows themselves with their direction, status, times and SMS
 //! segment counts (usage is metered from message records), and the consent log's kinds,
@@ -10,40 +10,15 @@
 //! suppression list first (see `suppression`), so the opt-out outlives the erasure.
 //! Erasing again finds nothing left to remove and answers the same.
 
-use std::collections::HashSet;
-
 use domain::{ContactId, MessageId};
-use sqlx::Row;
 
 use super::contacts::CONTACT_COLUMNS;
+use super::redact::{self, Mark, CLEAR_CONTENT, HAS_CONTENT};
 use super::{scope_filter, Contact};
 use crate::error::StoreError;
 use crate::store::Store;
 use crate::tenant::TenantScope;
 use crate::tx::Tx;
-
-/// Timeline detail fields that never carry a contact's data: everything else in an
-/// erased message's timeline is dropped.
-const NEUTRAL_FIELDS: &[&str] = &[
-    "direction",
-    "actor",
-    "status",
-    "from",
-    "to",
-    "attempt",
-    "provider",
-    "line",
-    "sms_segments",
-    "template",
-    "provider_message_id",
-    "ghl_message_id",
-    "ghl_conversation_id",
-    "source",
-    "index",
-    "content_type",
-    "size",
-    "created",
-];
 
 /// What an erasure did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,20 +29,6 @@ pub struct Erasure {
     pub messages: Vec<MessageId>,
     /// True when the contact had already been erased.
     pub again: bool,
-}
-
-/// A timeline detail with only its neutral fields, marked erased.
-fn neutral(detail: &serde_json::Value) -> serde_json::Value {
-    let mut kept = serde_json::Map::new();
-    if let Some(fields) = detail.as_object() {
-        for (name, value) in fields {
-            if NEUTRAL_FIELDS.contains(&name.as_str()) {
-                kept.insert(name.clone(), value.clone());
-            }
-        }
-    }
-    kept.insert("erased".into(), serde_json::Value::Bool(true));
-    serde_json::Value::Object(kept)
 }
 
 impl Store {
@@ -107,9 +68,8 @@ impl Store {
         .fetch_all(&mut **tx)
         .await?;
         sqlx::query(&format!(
-            "UPDATE messages SET body = '', attachments = '[]', error = NULL, updated_at = $2 \
-             WHERE conversation_id IN ({conversations}) \
-             AND (body <> '' OR attachments <> '[]' OR error IS NOT NULL)"
+            "UPDATE messages SET {CLEAR_CONTENT}, updated_at = $2 \
+             WHERE conversation_id IN ({conversations}) AND {HAS_CONTENT}"
         ))
         .bind(id.as_str())
         .bind(now)
@@ -148,45 +108,14 @@ impl Store {
 
     /// Keeps only the neutral fields of every timeline entry of the contact's messages.
     async fn neutralise_timelines(&self, tx: &mut Tx, id: &ContactId) -> Result<(), StoreError> {
-        let rows = sqlx::query(
+        let events: Vec<(String, String)> = sqlx::query_as(
             "SELECT e.id, e.detail FROM message_events e JOIN messages m ON m.id = e.message_id \
              JOIN conversations c ON c.id = m.conversation_id WHERE c.contact_id = $1",
         )
         .bind(id.as_str())
         .fetch_all(&mut **tx)
         .await?;
-        let mut done = HashSet::new();
-        for row in rows {
-            let event: String = row.try_get("id")?;
-            let detail: String = row.try_get("detail")?;
-            let parsed = serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null);
-            let kept = neutral(&parsed);
-            if kept == parsed || !done.insert(event.clone()) {
-                continue;
-            }
-            sqlx::query("UPDATE message_events SET detail = $1 WHERE id = $2")
-                .bind(kept.to_string())
-                .bind(&event)
-                .execute(&mut **tx)
-                .await?;
-        }
+        redact::neutralise_events(tx, events, Mark::Erased).await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::neutral;
-    use serde_json::json;
-
-    #[test]
-    fn only_neutral_fields_survive() {
-        let detail = json!({"status": "failed", "error": "+15550001111 unreachable", "note": "hi"});
-        assert_eq!(
-            neutral(&detail),
-            json!({"status": "failed", "erased": true})
-        );
-        let again = neutral(&neutral(&detail));
-        assert_eq!(again, neutral(&detail));
     }
 }

@@ -205,11 +205,12 @@ impl Store {
         Agency::from_row(&row)
     }
 
-    /// Marks the agency installed (again): active, no purge date.
+    /// Marks the agency installed (again): active, no purge date, no longer a purged
+    /// tombstone (a later uninstall starts a new retention period and purge).
     pub async fn activate_agency(&self, tx: &mut Tx, agency: &AgencyId) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE agencies SET status = 'active', uninstalled_at = NULL, purge_after = NULL, \
-             updated_at = $1 WHERE id = $2",
+             purged_at = NULL, updated_at = $1 WHERE id = $2",
         )
         .bind(self.now_ms())
         .bind(agency.as_str())
@@ -218,7 +219,8 @@ impl Store {
         Ok(())
     }
 
-    /// Marks the location installed (again) with fresh tokens: active, no purge date.
+    /// Marks the location installed (again) with fresh tokens: active, no purge date, no
+    /// longer a purged tombstone.
     pub async fn activate_location(
         &self,
         tx: &mut Tx,
@@ -226,7 +228,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE locations SET status = 'active', uninstalled_at = NULL, purge_after = NULL, \
-             token_refresh_until = NULL, updated_at = $1 WHERE id = $2",
+             purged_at = NULL, token_refresh_until = NULL, updated_at = $1 WHERE id = $2",
         )
         .bind(self.now_ms())
         .bind(location.as_str())

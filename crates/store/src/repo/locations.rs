@@ -23,6 +23,29 @@ pub struct Location {
     pub conversation_provider_id: Option<String>,
     pub status: String,
     pub created_at_ms: i64,
+    /// Whether the AI answers this location's contacts at all (each conversation has
+    /// its own switch too).
+    pub ai_enabled: bool,
+    /// Quiet hours as minutes after local midnight (start, end), in `time_zone`.
+    pub quiet_hours: Option<(u16, u16)>,
+    /// What a contact writes to ask for a person, one per line; `None` for the defaults
+    /// ([`domain::handoff::DEFAULT_PHRASES`]), empty for none.
+    pub handoff_phrases: Option<String>,
+}
+
+impl Location {
+    /// The phrases that open a handoff for this location's contacts.
+    pub fn handoff_phrases(&self) -> Vec<String> {
+        match &self.handoff_phrases {
+            None => domain::handoff::default_phrases(),
+            Some(text) => text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
 }
 
 /// What a new location needs.
@@ -34,6 +57,17 @@ pub struct NewLocation {
     pub conversation_provider_id: Option<String>,
 }
 
+/// A location's AI settings, as the dashboard's settings set them.
+#[derive(Debug, Clone, Copy)]
+pub struct LocationAi<'a> {
+    pub ai_enabled: bool,
+    /// Minutes after local midnight: (start, end).
+    pub quiet_hours: Option<(u16, u16)>,
+    pub time_zone: Option<&'a str>,
+    /// One phrase per line (already checked); `None` for the defaults.
+    pub handoff_phrases: Option<&'a str>,
+}
+
 /// A location's OAuth tokens, opened.
 #[derive(Debug)]
 pub struct LocationTokens {
@@ -43,7 +77,8 @@ pub struct LocationTokens {
 }
 
 pub(super) const COLUMNS: &str =
-    "id, agency_id, ghl_location_id, name, time_zone, conversation_provider_id, status, created_at";
+    "id, agency_id, ghl_location_id, name, time_zone, conversation_provider_id, status, created_at, \
+     ai_enabled, quiet_start, quiet_end, handoff_phrases";
 
 impl Location {
     pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
@@ -56,8 +91,20 @@ impl Location {
             conversation_provider_id: row.try_get("conversation_provider_id")?,
             status: row.try_get("status")?,
             created_at_ms: row.try_get("created_at")?,
+            ai_enabled: row.try_get::<i64, _>("ai_enabled")? != 0,
+            quiet_hours: quiet_hours(
+                row.try_get::<Option<i64>, _>("quiet_start")?,
+                row.try_get::<Option<i64>, _>("quiet_end")?,
+            ),
+            handoff_phrases: row.try_get("handoff_phrases")?,
         })
     }
+}
+
+/// Both ends or none: a half-set window (which the code never writes) reads as none.
+fn quiet_hours(start: Option<i64>, end: Option<i64>) -> Option<(u16, u16)> {
+    let minutes = |m: i64| u16::try_from(m).ok().filter(|m| *m < 24 * 60);
+    Some((minutes(start?)?, minutes(end?)?))
 }
 
 pub(super) fn token_context(id: &impl std::fmt::Display, which: &str) -> String {
@@ -226,6 +273,38 @@ impl Store {
         .bind(agency)
         .bind(only)
         .fetch_optional(self.db().writer())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Location::from_row(&row)
+    }
+
+    /// Sets a location's AI switch, quiet hours (minutes after local midnight, both ends
+    /// or none) and time zone (already checked by the caller against the zone database).
+    /// Another tenant's location is `NotFound`.
+    pub async fn set_location_ai(
+        &self,
+        tx: &mut Tx,
+        scope: &TenantScope,
+        id: &LocationId,
+        settings: &LocationAi<'_>,
+    ) -> Result<Location, StoreError> {
+        let (agency, only) = scope.binds();
+        let (start, end) = settings.quiet_hours.unzip();
+        let row = sqlx::query(&format!(
+            "UPDATE locations SET ai_enabled = $1, quiet_start = $2, quiet_end = $3, \
+             time_zone = $4, handoff_phrases = $5, updated_at = $6 \
+             WHERE id = $7 AND agency_id = $8 AND ($9 IS NULL OR id = $9) RETURNING {COLUMNS}"
+        ))
+        .bind(i64::from(settings.ai_enabled))
+        .bind(start.map(i64::from))
+        .bind(end.map(i64::from))
+        .bind(settings.time_zone)
+        .bind(settings.handoff_phrases)
+        .bind(self.now_ms())
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(only)
+        .fetch_optional(&mut **tx)
         .await?
         .ok_or(StoreError::NotFound)?;
         Location::from_row(&row)

@@ -4,11 +4,12 @@ use domain::{Actor, Direction, MessageEventId, MessageId, MessageStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::Conversation;
+use super::{Conversation, NewEvent};
 use crate::error::StoreError;
 use crate::store::Store;
 use crate::tenant::TenantScope;
 use crate::tx::Tx;
+use domain::EventKind;
 
 /// One message, inbound or outbound.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +68,38 @@ pub(super) fn created_detail(new: &NewMessage) -> serde_json::Value {
     serde_json::json!({
         "direction": new.direction, "actor": new.actor, "status": new.status,
     })
+}
+
+/// The `message.created` real-time event of a message just stored: ids and states only.
+pub(super) fn created_event(agency_id: &domain::AgencyId, message: &Message) -> NewEvent {
+    NewEvent {
+        agency_id: agency_id.clone(),
+        location_id: message.location_id.clone(),
+        conversation_id: Some(message.conversation_id.clone()),
+        message_id: Some(message.id.clone()),
+        kind: EventKind::MessageCreated,
+        data: serde_json::json!({
+            "direction": message.direction, "actor": message.actor,
+            "status": message.status, "channel_id": message.channel_id,
+        }),
+    }
+}
+
+/// The `message.status` real-time event of a status that moved from `from` to `to`.
+fn status_event(
+    agency_id: &domain::AgencyId,
+    message: &Message,
+    from: MessageStatus,
+    to: MessageStatus,
+) -> NewEvent {
+    NewEvent {
+        agency_id: agency_id.clone(),
+        location_id: message.location_id.clone(),
+        conversation_id: Some(message.conversation_id.clone()),
+        message_id: Some(message.id.clone()),
+        kind: EventKind::MessageStatus,
+        data: serde_json::json!({"status": to, "from": from}),
+    }
 }
 
 impl Message {
@@ -137,6 +170,8 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         self.append_message_event(tx, agency_id, &message.id, "created", created_detail(new))
+            .await?;
+        self.record_events(tx, &[created_event(agency_id, &message)])
             .await?;
         Ok(Some(message))
     }
@@ -222,6 +257,8 @@ impl Store {
             }),
         )
         .await?;
+        self.record_events(tx, &[status_event(agency_id, message, current, next)])
+            .await?;
         Ok(Some(next))
     }
 

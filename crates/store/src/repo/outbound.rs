@@ -16,7 +16,7 @@ use domain::{ContactId, LocationId, MessageEventId, MessageId, MessageStatus, We
 use sqlx::Row;
 
 use super::messages::created_detail;
-use super::{Channel, Contact, Conversation, Location, NewMessage};
+use super::{Channel, Contact, Conversation, Location, NewEvent, NewMessage};
 use crate::error::StoreError;
 use crate::multirow::{self, values_list, values_rows};
 use crate::queue::NewJob;
@@ -60,6 +60,26 @@ pub enum OutboundOutcome {
     NoChannel(Location),
     /// The location's install was removed (`UNINSTALL`): nothing stored, nothing sent.
     Uninstalled(Location),
+}
+
+/// The `message.created` event of a message accepted from GHL (stored `pending`).
+fn created_event(
+    agency: &domain::AgencyId,
+    message: &MessageId,
+    conversation: &Conversation,
+    new: &NewMessage,
+) -> NewEvent {
+    NewEvent {
+        agency_id: agency.clone(),
+        location_id: conversation.location_id.clone(),
+        conversation_id: Some(conversation.id.clone()),
+        message_id: Some(message.clone()),
+        kind: domain::EventKind::MessageCreated,
+        data: serde_json::json!({
+            "direction": new.direction, "actor": new.actor,
+            "status": MessageStatus::Pending, "channel_id": conversation.channel_id,
+        }),
+    }
 }
 
 /// A request whose location and lines are known.
@@ -146,6 +166,7 @@ impl Store {
         let mut jobs = Vec::new();
         let mut touched = Vec::new();
         let mut events = Vec::new();
+        let mut live = Vec::new();
         for (p, (message_id, conversation)) in placed.iter().zip(resolved) {
             if !inserted.contains(&message_id) {
                 continue;
@@ -163,6 +184,12 @@ impl Store {
                 "webhook.received",
                 p.request.received.clone(),
             ));
+            live.push(created_event(
+                agency,
+                &message_id,
+                &conversation,
+                &p.request.message,
+            ));
             touched.push(conversation.id.to_string());
             let accepted = AcceptedOutbound {
                 message_id,
@@ -174,6 +201,7 @@ impl Store {
         }
         self.touch_conversations(&mut tx, &touched).await?;
         self.append_message_events(&mut tx, &events).await?;
+        self.record_events(&mut tx, &live).await?;
         self.queue().enqueue_many(&mut tx, &jobs).await?;
         tx.commit().await?;
         // What is neither placed elsewhere nor stored was a duplicate.

@@ -8,8 +8,10 @@ use domain::{AgencyId, LocationId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::scope_filter;
 use crate::error::StoreError;
 use crate::store::Store;
+use crate::tenant::TenantScope;
 use crate::tx::Tx;
 
 /// A user. The password hash is read only by the sign-in path ([`Store::user_for_login`]).
@@ -143,6 +145,58 @@ impl Store {
             .fetch_optional(self.db().reader())
             .await?
             .ok_or(StoreError::NotFound)?;
+        User::from_row(&row)
+    }
+
+    /// The users of a scope (an agency's all, agency-wide ones included; a location's own
+    /// only), by email. Every status: the settings page shows invited and disabled ones too.
+    pub async fn users_of_scope(&self, scope: &TenantScope) -> Result<Vec<User>, StoreError> {
+        let (agency, location) = scope.binds();
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users WHERE {} ORDER BY email",
+            scope_filter(1, 2)
+        ))
+        .bind(agency)
+        .bind(location)
+        .fetch_all(&mut *self.db().tenant_reader(scope).await?)
+        .await?;
+        rows.iter().map(User::from_row).collect()
+    }
+
+    /// One user of the scope, any status; `NotFound` also for another tenant's user.
+    pub async fn user_of_scope(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+    ) -> Result<User, StoreError> {
+        let row = self
+            .scoped_row("users", COLUMNS, id.as_str(), scope)
+            .await?;
+        User::from_row(&row)
+    }
+
+    /// Sets the role of one user of the scope; `NotFound` for another tenant's user.
+    pub async fn set_user_role(
+        &self,
+        tx: &mut Tx,
+        scope: &TenantScope,
+        id: &UserId,
+        role: &str,
+    ) -> Result<User, StoreError> {
+        let (agency, location) = scope.binds();
+        let row = sqlx::query(&format!(
+            "UPDATE users SET role = $1, updated_at = $2 WHERE id = $3 AND {} \
+             RETURNING {COLUMNS}",
+            scope_filter(4, 5)
+        ))
+        .bind(role)
+        .bind(self.now_ms())
+        .bind(id.as_str())
+        .bind(agency)
+        .bind(location)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         User::from_row(&row)
     }
 

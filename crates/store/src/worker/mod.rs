@@ -271,6 +271,18 @@ impl WorkerPool {
             Ok(n) => tracing::info!(jobs = n, "purged finished jobs past retention"),
             Err(e) => tracing::warn!(error = %e, "purging finished jobs failed"),
         }
+        // The real-time event log is pruned on the same beat: a day is kept for sockets
+        // that resume (see `repo::events`).
+        let before = self
+            .queue
+            .db()
+            .now_ms()
+            .saturating_sub(crate::repo::EVENT_RETENTION_MS);
+        match crate::repo::prune_events(self.queue.db(), before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "pruned real-time events past retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning real-time events failed"),
+        }
     }
 
     /// How long to sleep with nothing to do: until the next job is due, at most

@@ -3,15 +3,20 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod channel_health;
 mod conversation_state;
+mod events;
 mod group;
 mod keys;
 mod migrations;
 mod outbound;
 mod pool;
+mod purge;
 mod queue;
 mod repo;
+mod retention;
 mod tenant_wall;
+mod usage;
 
 use std::time::Duration;
 

@@ -161,7 +161,10 @@ fn demo_seeds_serves_and_runs_again_on_the_same_folder() {
     assert!(second.contains("switchboard trace msg_"), "{second}");
     // The same dashboard user, with a fresh password.
     let password = |banner: &str| {
-        let line = banner.lines().find(|l| l.contains("login ")).unwrap();
+        let line = banner
+            .lines()
+            .find(|l| l.trim_start().starts_with("login "))
+            .unwrap();
         line.split(" / ")
             .nth(1)
             .unwrap()

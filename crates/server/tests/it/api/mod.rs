@@ -180,9 +180,14 @@ pub(super) async fn send(
 
 /// Sends a job straight to the dead-letter queue, as if its last attempt had failed.
 pub(super) async fn bury(server: &TestServer, job: store::queue::JobId) {
+    bury_job(&server.test.store, job).await;
+}
+
+/// [`bury`] on a store.
+pub(crate) async fn bury_job(store: &store::Store, job: store::queue::JobId) {
     sqlx::query("UPDATE jobs SET state = 'dead', attempt = 5, last_error = 'boom' WHERE id = $1")
         .bind(job.0)
-        .execute(server.test.store.db().writer())
+        .execute(store.db().writer())
         .await
         .unwrap();
 }
