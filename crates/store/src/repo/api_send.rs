@@ -109,12 +109,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
              ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         ))
-        .bind(
-            send.message_id
-                .clone()
-                .unwrap_or_default()
-                .as_str(),
-        )
+        .bind(send.message_id.clone().unwrap_or_default().as_str())
         .bind(agency.as_str())
         .bind(conversation.location_id.as_str())
         .bind(conversation.id.as_str())
