@@ -21,6 +21,9 @@
 //!    screened for prompt-injection phrasing, and untrusted text is wrapped in
 //!    data fences ([`fence()`]) before it reaches a prompt.
 //!
+//! The model API ([`model`]) is here too, sans I/O like the other clients: requests to
+//! build and answers to read for chat completions with tools and for embeddings.
+//!
 //! Nothing here does network, file or database access.
 
 #![forbid(unsafe_code)]
@@ -31,6 +34,7 @@ pub mod clean;
 pub mod fence;
 pub mod fusion;
 pub mod injection;
+pub mod model;
 pub mod retrieve;
 pub mod tokens;
 pub mod vector;
