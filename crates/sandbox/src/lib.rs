@@ -2,12 +2,12 @@
 //! Faithful simulators of the vendor APIs Switchboard talks to, on one port.
 //!
 //! The gateway is tested, demonstrated and benchmarked against these simulators instead of the
-//! real GoHighLevel, SendBlue, Twilio, WhatsApp Cloud API and UniPile. They are built from the vendors' published references (GHL's
+//! real GoHighLevel, SendBlue, Twilio, WhatsApp Cloud API, UniPile and OpenAI. They are built from the vendors' published references (GHL's
 //! official OpenAPI files are embedded and enforced), and they lean to the strict side wherever the
 //! references leave room: a gateway that passes against the sandbox must work against the real APIs.
 //!
 //! Each simulator lives under its own prefix (`/ghl`, `/sendblue`, `/twilio`, `/whatsapp`,
-//! `/unipile`, and `/media`, a host for attachments) with the vendor's own paths, so a client
+//! `/unipile`, `/openai`, and `/media`, a host for attachments) with the vendor's own paths, so a client
 //! whose base URL is `http://HOST/ghl` works unchanged. A control API under `/_control`
 //! drives them: seed installs and accounts, make a GHL user or a contact "write", inject faults,
 //! read what each simulator received.
@@ -21,6 +21,7 @@ mod faults;
 mod ghl;
 mod ids;
 mod media;
+mod openai;
 mod record;
 mod sendblue;
 mod shared;
@@ -36,6 +37,7 @@ use std::time::Duration;
 use axum::Router;
 
 pub use faults::{FaultKind, FaultSpec};
+pub use openai::SANDBOX_KEY as OPENAI_SANDBOX_KEY;
 pub use record::RecordedRequest;
 
 use shared::{Inner, Shared};
@@ -120,6 +122,7 @@ pub(crate) const SIMULATORS: &[Simulator] = &[
     unipile::SIMULATOR,
     whatsapp::SIMULATOR,
     media::SIMULATOR,
+    openai::SIMULATOR,
 ];
 
 /// The set of simulators and their in-memory state. Cheap to clone: clones share state.

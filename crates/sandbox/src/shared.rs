@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::faults::FaultBook;
 use crate::record::Recorder;
-use crate::{ghl, media, sendblue, twilio, unipile, whatsapp, SandboxOptions, SIMULATORS};
+use crate::{ghl, media, openai, sendblue, twilio, unipile, whatsapp, SandboxOptions, SIMULATORS};
 
 /// A refusal already shaped as the vendor's error response, boxed so `Result`s stay small.
 pub(crate) type Reject = Box<axum::response::Response>;
@@ -61,6 +61,7 @@ pub(crate) struct Inner {
     pub unipile: Mutex<unipile::UnipileState>,
     pub whatsapp: Mutex<whatsapp::WhatsappState>,
     pub media: Mutex<media::MediaState>,
+    pub openai: Mutex<openai::OpenaiState>,
     ghl_key: SigningKey,
     pub http: reqwest::Client,
     shutdown: watch::Sender<bool>,
@@ -91,6 +92,7 @@ impl Inner {
             unipile: Mutex::new(unipile::UnipileState::default()),
             whatsapp: Mutex::new(whatsapp::WhatsappState::default()),
             media: Mutex::new(media::MediaState::default()),
+            openai: Mutex::new(openai::OpenaiState::default()),
             ghl_key: SigningKey::from_bytes(&seed),
             http,
             shutdown: watch::channel(false).0,

@@ -7,6 +7,7 @@ mod ghl;
 mod ghl_contacts;
 mod ghl_messages;
 mod media;
+mod openai;
 mod sendblue;
 mod twilio;
 mod unipile;
