@@ -97,14 +97,16 @@ async fn an_agent_sees_messages_arrive_live_replies_and_watches_the_status_chang
                 .any(|m| m["content"] == "Thursday at 10 works")
         })
         .await;
-    let tick = "#bubbles li.out .tick";
+    // Read in one script: a live update may swap the bubble between a find and a read.
+    let tick_title = "const t = document.querySelector('#bubbles li.out .tick'); \
+                      return t ? (t.getAttribute('title') || '') : ''";
+    b.wait_for("#bubbles li.out .tick").await;
     let status = b
-        .find(tick)
+        .eval(tick_title)
         .await
-        .attr("title")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_ne!(
         status, "delivered",
         "not yet reported when the page was drawn"
@@ -112,12 +114,11 @@ async fn an_agent_sees_messages_arrive_live_replies_and_watches_the_status_chang
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let now = b
-            .find(tick)
+            .eval(tick_title)
             .await
-            .attr("title")
-            .await
-            .unwrap()
-            .unwrap_or_default();
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if now == "delivered" || now == "read" {
             break;
         }
