@@ -136,8 +136,11 @@ pub struct Config {
     /// OpenAI-compatible API base URL. Default `https://api.openai.com/v1`; a location may
     /// override it.
     pub openai_api_base: String,
-    /// OpenAI API key. Default none; a location may bring its own.
+    /// OpenAI API key. Default none; a location may bring its own. The AI answers
+    /// contacts only when a key is set (keyless servers such as Ollama take any value).
     pub openai_api_key: Option<SecretString>,
+    /// The chat model the AI answers with. Default `gpt-4o-mini`.
+    pub openai_model: String,
     /// Outgoing mail server, `smtp://` or `smtps://`, possibly with a password. Default none.
     pub smtp_url: Option<SecretString>,
     /// The sender of every email, `Name <address>` or `address`. Default
@@ -266,6 +269,14 @@ impl Config {
             stripe_webhook_secret: r.secret("stripe_webhook_secret")?,
             openai_api_base: r.url("openai_api_base", "https://api.openai.com/v1")?,
             openai_api_key: r.secret("openai_api_key")?,
+            openai_model: r.or("openai_model", "gpt-4o-mini".to_string(), |s| {
+                let model = s.trim();
+                if model.is_empty() || model.len() > 200 || model.chars().any(char::is_control) {
+                    Err("a model name, such as gpt-4o-mini".to_string())
+                } else {
+                    Ok(model.to_string())
+                }
+            })?,
             smtp_url: r.opt("smtp_url", |s| {
                 parse::smtp_url(s).map(|()| SecretString::from(s.trim()))
             })?,

@@ -106,6 +106,7 @@ pub(crate) const SETTINGS: &[Spec] = &[
     secret("stripe_webhook_secret"),
     text("openai_api_base"),
     secret("openai_api_key"),
+    text("openai_model"),
     secret("smtp_url"),
     text("mail_from"),
     text("object_store_url"),

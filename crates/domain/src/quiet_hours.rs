@@ -104,6 +104,22 @@ impl QuietHours {
     }
 }
 
+impl QuietHours {
+    /// How long until the window ends, when `instant_ms` falls in it (to the minute, at
+    /// least one; a daylight-saving change inside the wait may shift the end by an hour,
+    /// which only moves the next look).
+    pub fn wait_from(&self, instant_ms: i64, zone: &Zone) -> Option<std::time::Duration> {
+        let now = zone.clock_at(instant_ms)?;
+        if !self.contains_time(now) {
+            return None;
+        }
+        let minutes = (self.end.0 + 24 * 60 - now.0) % (24 * 60);
+        Some(std::time::Duration::from_secs(
+            u64::from(minutes.max(1)) * 60,
+        ))
+    }
+}
+
 impl fmt::Display for QuietHours {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}–{}", self.start, self.end)
@@ -186,6 +202,16 @@ mod tests {
         assert!(!night.contains(1_784_122_200_000, &chicago));
         // The same instant in UTC is 13:30: not quiet.
         assert!(!night.contains(1_768_483_800_000, &Zone::utc()));
+    }
+
+    #[test]
+    fn the_wait_runs_to_the_end_of_the_window() {
+        let night = QuietHours::new(t("21:00"), t("08:00")).unwrap();
+        // 07:30 in Chicago in January: half an hour left.
+        let wait = night.wait_from(1_768_483_800_000, &Zone::named("America/Chicago").unwrap());
+        assert_eq!(wait, Some(std::time::Duration::from_secs(30 * 60)));
+        // 13:30 UTC: not quiet, no wait.
+        assert_eq!(night.wait_from(1_768_483_800_000, &Zone::utc()), None);
     }
 
     #[test]

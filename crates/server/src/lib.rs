@@ -3,6 +3,7 @@
 //! server and the worker pool in one process and stops them gracefully.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod api;
 pub mod auth;
 pub mod connectors;

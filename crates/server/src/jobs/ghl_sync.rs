@@ -195,19 +195,50 @@ async fn sync_inbound_steps(
         }
         _ => {}
     }
-    if p.keyword.is_none() {
-        hand_off_if_asked(ctx, &c).await?;
+    if p.keyword.is_none() && !hand_off_if_asked(ctx, &c).await? {
+        queue_ai_reply(ctx, &c).await?;
     }
     Ok(Outcome::Completed)
+}
+
+/// Queues the AI's answer (flow 3) when a model is configured and both AI switches are on;
+/// `ai_reply` checks everything again when it runs. Once per message (a unique key).
+async fn queue_ai_reply(ctx: &JobContext, c: &Context) -> Result<(), Stop> {
+    if crate::agent::endpoint(&ctx.config).is_none() || !c.location.ai_enabled {
+        return Ok(());
+    }
+    let store = &ctx.store;
+    let conversation = store
+        .conversation(&c.scope, &c.message.conversation_id)
+        .await?;
+    if !conversation.ai_enabled {
+        return Ok(());
+    }
+    let (job, key) =
+        crate::jobs::ai_reply::job(c.scope.agency_id(), &conversation.id, &c.message.id);
+    let writer = store.clone();
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                writer
+                    .queue()
+                    .enqueue_unique(tx, job, &key)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .await?;
+    Ok(())
 }
 
 /// Opens a handoff when the contact asks for a person in words the location listed
 /// (flow 4): the AI goes quiet for the conversation and the agents are told, live and by
 /// email. On a rerun the open handoff is found again, so nobody is told twice.
-async fn hand_off_if_asked(ctx: &JobContext, c: &Context) -> Result<(), Stop> {
+/// Answers whether the contact asked.
+async fn hand_off_if_asked(ctx: &JobContext, c: &Context) -> Result<bool, Stop> {
     let phrases = c.location.handoff_phrases();
     let Some(phrase) = domain::handoff::asks_for_human(&c.message.body, &phrases) else {
-        return Ok(());
+        return Ok(false);
     };
     let store = &ctx.store;
     let handoff = store
@@ -234,7 +265,7 @@ async fn hand_off_if_asked(ctx: &JobContext, c: &Context) -> Result<(), Stop> {
             })
         })
         .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// GHL's id for the contact: the stored mapping, else GHL's duplicate search by phone,

@@ -5,6 +5,7 @@
 //! - `sync_status`: mirror a message's status to GHL.
 //! - `fail_in_ghl`: tell GHL a message it sent can't be delivered at all.
 //! - `provision`: set up a Marketplace install's locations and their tokens.
+//! - `ai_reply`: the AI answers a contact's message (flow 3).
 //! - `handoff_notice`, `handoff_email`: email the agents who may take a new handoff.
 //! - `retention`: daily; removes expired messages' content and purges uninstalled
 //!   locations and agencies after their retention period.
@@ -13,6 +14,7 @@
 //! runs again: it checks what is already recorded before calling, and records the result
 //! right after. Every step lands on the message's timeline.
 
+pub mod ai_reply;
 mod deliver;
 mod ghl_sync;
 pub mod handoff_notice;
@@ -51,6 +53,7 @@ pub fn handlers(ctx: JobContext) -> Handlers {
         .on(FAIL_IN_GHL, run(&ctx, ghl_sync::fail_in_ghl))
         .on(crate::install::PROVISION, run(&ctx, provision::provision))
         .on(retention::RETENTION, run(&ctx, retention::retention))
+        .on(ai_reply::AI_REPLY, run(&ctx, ai_reply::ai_reply))
         .on(
             handoff_notice::HANDOFF_NOTICE,
             run(&ctx, handoff_notice::handoff_notice),

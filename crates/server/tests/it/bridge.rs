@@ -86,6 +86,11 @@ impl Bridge {
                 "SWITCHBOARD_GHL_API_BASE".to_string(),
                 format!("{sandbox}/ghl"),
             ),
+            // The sandbox's model; the AI answers only in tests that also give a key.
+            (
+                "SWITCHBOARD_OPENAI_API_BASE".to_string(),
+                format!("{sandbox}/openai"),
+            ),
             (
                 "SWITCHBOARD_GHL_WEBHOOK_PUBLIC_KEY".to_string(),
                 sim.ghl_public_key_pem(),

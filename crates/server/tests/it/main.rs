@@ -2,6 +2,7 @@
 //! (SQLite, or the PostgreSQL named by `SWITCHBOARD_TEST_DATABASE_URL`).
 #![allow(clippy::unwrap_used, missing_debug_implementations)]
 
+mod ai_reply;
 mod api;
 mod auth;
 mod bridge;
