@@ -60,6 +60,24 @@ impl Harness {
         format!("{}{path}", self.base)
     }
 
+    /// Runs a request the gateway's own client built (a channel's send, a model call) and
+    /// hands back the answer as the gateway's executor would.
+    pub async fn run(&self, request: outbound::ApiRequest) -> outbound::ApiResponse {
+        let response = self
+            .http
+            .request(request.method, &request.url)
+            .headers(request.headers)
+            .body(request.body)
+            .send()
+            .await
+            .unwrap();
+        outbound::ApiResponse {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.bytes().await.unwrap(),
+        }
+    }
+
     /// POST JSON to a control route; panics unless 2xx.
     pub async fn control(&self, path: &str, body: Value) -> Value {
         let response = self

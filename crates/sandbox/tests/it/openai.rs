@@ -21,19 +21,7 @@ fn endpoint(h: &Harness, key: &str) -> ModelEndpoint {
 }
 
 async fn send(h: &Harness, request: ApiRequest) -> ApiResponse {
-    let response = h
-        .http
-        .request(request.method, &request.url)
-        .headers(request.headers)
-        .body(request.body)
-        .send()
-        .await
-        .unwrap();
-    ApiResponse {
-        status: response.status(),
-        headers: response.headers().clone(),
-        body: response.bytes().await.unwrap(),
-    }
+    h.run(request).await
 }
 
 fn availability() -> ToolSpec {

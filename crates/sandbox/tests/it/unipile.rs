@@ -10,7 +10,7 @@ use bytes::Bytes;
 use channels::{
     Channel, Credentials, MediaFile, OutboundMessage, SendAccepted, WebhookEvent, WebhookRequest,
 };
-use outbound::{ApiRequest, ApiResponse, Failure};
+use outbound::Failure;
 use sandbox::SandboxOptions;
 use serde_json::{json, Value};
 
@@ -54,28 +54,11 @@ fn message(thread: Option<&str>) -> OutboundMessage {
     }
 }
 
-/// Runs a request the gateway's channel built.
-async fn run(h: &Harness, request: ApiRequest) -> ApiResponse {
-    let response = h
-        .http
-        .request(request.method, &request.url)
-        .headers(request.headers)
-        .body(request.body)
-        .send()
-        .await
-        .unwrap();
-    ApiResponse {
-        status: response.status(),
-        headers: response.headers().clone(),
-        body: response.bytes().await.unwrap(),
-    }
-}
-
 async fn send(h: &Harness, message: &OutboundMessage) -> Result<SendAccepted, Failure> {
     let request = channels::UniPile
         .build_send(&credentials(), &base(h), message)
         .unwrap();
-    channels::UniPile.parse_send(&run(h, request).await)
+    channels::UniPile.parse_send(&h.run(request).await)
 }
 
 /// What the gateway makes of a captured webhook.
@@ -174,7 +157,7 @@ async fn uploaded_files_are_stored_and_downloadable() {
     let download = channels::UniPile
         .media_request(&credentials(), &base(&h), &reference)
         .unwrap();
-    let response = run(&h, download).await;
+    let response = h.run(download).await;
     assert_eq!(response.status, 200);
     assert_eq!(response.headers["content-type"], "image/png");
     assert_eq!(response.body, photo);
@@ -186,11 +169,11 @@ async fn uploaded_files_are_stored_and_downloadable() {
             &reference,
         )
         .unwrap();
-    assert_eq!(run(&h, other).await.status, 401);
+    assert_eq!(h.run(other).await.status, 401);
     let missing = channels::UniPile
         .media_request(&credentials(), &base(&h), "unipile-attachment:nope/nope")
         .unwrap();
-    assert_eq!(run(&h, missing).await.status, 404);
+    assert_eq!(h.run(missing).await.status, 404);
 }
 
 #[tokio::test]
@@ -306,7 +289,7 @@ async fn a_contact_writes_in_and_our_sends_echo_back() {
     let download = channels::UniPile
         .media_request(&credentials(), &base(&h), &inbound.media_urls[0])
         .unwrap();
-    let file = run(&h, download).await;
+    let file = h.run(download).await;
     assert_eq!(file.body.as_ref(), b"\xff\xd8\xff\x00");
 
     // Our reply into that chat (or a new chat with the same contact) comes back as an
@@ -416,7 +399,7 @@ async fn a_send_into_a_chat_answers_the_published_shape() {
     let request = channels::UniPile
         .build_send(&credentials(), &base(&h), &message(Some(&chat)))
         .unwrap();
-    let response = run(&h, request).await;
+    let response = h.run(request).await;
     assert_eq!(response.status, 201);
     let body: Value = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(crate::keys(&body), crate::keys(&published));

@@ -16,13 +16,8 @@ const CONTACT: &str = "+19998887020";
 
 async fn start() -> (Bridge, TenantScope) {
     let bridge = Bridge::start_with(&[("SWITCHBOARD_OPENAI_API_KEY", "sk-sandbox")]).await;
-    let agency = bridge
-        .test
-        .store
-        .agency(&bridge.location.agency_id)
-        .await
-        .unwrap();
-    (bridge, TenantScope::for_agency(&agency))
+    let scope = bridge.agency_scope().await;
+    (bridge, scope)
 }
 
 async fn write_in(bridge: &Bridge, text: &str) {
@@ -38,6 +33,23 @@ async fn script(bridge: &Bridge, replies: Value) {
     bridge
         .control("/openai/script", json!({"replies": replies}))
         .await;
+}
+
+/// The location's AI settings, in UTC.
+async fn set_ai(bridge: &Bridge, scope: &TenantScope, on: bool, quiet: Option<(u16, u16)>) {
+    let store = &bridge.test.store;
+    let mut tx = store.begin().await.unwrap();
+    let settings = LocationAi {
+        ai_enabled: on,
+        quiet_hours: quiet,
+        time_zone: Some("UTC"),
+        handoff_phrases: None,
+    };
+    store
+        .set_location_ai(&mut tx, scope, &bridge.location.id, &settings)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
 }
 
 /// The contact's thread, newest first.
@@ -213,22 +225,7 @@ async fn quiet_hours_and_the_locations_switch_keep_the_ai_silent() {
     // Quiet for the hour around now, in UTC.
     let minute_now = u16::try_from((store.now_ms() / 60_000) % 1440).unwrap();
     let quiet = ((minute_now + 1440 - 60) % 1440, (minute_now + 60) % 1440);
-    let mut tx = store.begin().await.unwrap();
-    store
-        .set_location_ai(
-            &mut tx,
-            &scope,
-            &bridge.location.id,
-            &LocationAi {
-                ai_enabled: true,
-                quiet_hours: Some(quiet),
-                time_zone: Some("UTC"),
-                handoff_phrases: None,
-            },
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    set_ai(&bridge, &scope, true, Some(quiet)).await;
     write_in(&bridge, "Are you there?").await;
     bridge
         .eventually("the message to be stored", async |b| {
@@ -241,22 +238,7 @@ async fn quiet_hours_and_the_locations_switch_keep_the_ai_silent() {
         "nothing during quiet hours"
     );
 
-    let mut tx = store.begin().await.unwrap();
-    store
-        .set_location_ai(
-            &mut tx,
-            &scope,
-            &bridge.location.id,
-            &LocationAi {
-                ai_enabled: false,
-                quiet_hours: None,
-                time_zone: Some("UTC"),
-                handoff_phrases: None,
-            },
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    set_ai(&bridge, &scope, false, None).await;
     write_in(&bridge, "Anyone?").await;
     bridge
         .eventually("the second message to be stored", async |b| {

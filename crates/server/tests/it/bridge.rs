@@ -249,6 +249,17 @@ impl Bridge {
         value
     }
 
+    /// The scope of the bridge's agency, as a job or an agency admin reads through it.
+    pub async fn agency_scope(&self) -> store::TenantScope {
+        let agency = self
+            .test
+            .store
+            .agency(&self.location.agency_id)
+            .await
+            .unwrap();
+        store::TenantScope::for_agency(&agency)
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         self.client
             .get(format!("{}/_control{path}", self.sandbox))

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use store::TenantScope;
 
 use crate::bridge::{Bridge, LINE};
 use crate::dashboard::add_user;
@@ -13,16 +12,6 @@ use crate::mail::{decoded, SmtpServer};
 const OWNER: &str = "owner@agency.example";
 const STRANGER: &str = "admin@elsewhere.example";
 
-async fn scope(bridge: &Bridge) -> TenantScope {
-    let agency = bridge
-        .test
-        .store
-        .agency(&bridge.location.agency_id)
-        .await
-        .unwrap();
-    TenantScope::for_agency(&agency)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asking_for_a_person_opens_one_handoff_quiets_the_ai_and_mails_the_agents_once() {
     let smtp = SmtpServer::start();
@@ -30,7 +19,7 @@ async fn asking_for_a_person_opens_one_handoff_quiets_the_ai_and_mails_the_agent
     let bridge = Bridge::start_with(&[("SWITCHBOARD_SMTP_URL", url.as_str())]).await;
     add_user(&bridge, OWNER, "agency_admin", true).await;
     add_user(&bridge, STRANGER, "agency_admin", false).await;
-    let scope = scope(&bridge).await;
+    let scope = bridge.agency_scope().await;
     let store = &bridge.test.store;
 
     // An ordinary message opens nothing.
