@@ -276,7 +276,7 @@ mod tests {
         assert_eq!(request.headers["authorization"], "Bearer sk-test");
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         let reference: Value = serde_json::from_str(include_str!(
-            "../../../../../shared/reference/provider-examples/openai-chat-completion-tools-request.json"
+            "fixtures/openai-chat-completion-tools-request.json"
         ))
         .unwrap();
         assert_eq!(body["model"], reference["model"]);
@@ -293,9 +293,7 @@ mod tests {
     fn a_tool_call_answer_is_read_and_goes_back_unchanged() {
         let reply = parse_chat(&answer(
             200,
-            include_str!(
-                "../../../../../shared/reference/provider-examples/openai-chat-completion-tool-call-response.json"
-            ),
+            include_str!("fixtures/openai-chat-completion-tool-call-response.json"),
         ))
         .unwrap();
         assert_eq!(reply.finish_reason, FinishReason::ToolCalls);
@@ -329,9 +327,7 @@ mod tests {
     fn parallel_calls_and_bad_arguments() {
         let reply = parse_chat(&answer(
             200,
-            include_str!(
-                "../../../../../shared/reference/provider-examples/openai-chat-completion-parallel-tool-calls-response.json"
-            ),
+            include_str!("fixtures/openai-chat-completion-parallel-tool-calls-response.json"),
         ))
         .unwrap();
         assert!(reply.tool_calls.len() >= 2);
