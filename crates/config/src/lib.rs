@@ -141,6 +141,9 @@ pub struct Config {
     pub openai_api_key: Option<SecretString>,
     /// The chat model the AI answers with. Default `gpt-4o-mini`.
     pub openai_model: String,
+    /// AI replies a location may send in 24 hours; beyond it the AI stays silent (and
+    /// says why on the message's timeline). Default 500; 0 for no limit.
+    pub ai_replies_per_day: u32,
     /// Outgoing mail server, `smtp://` or `smtps://`, possibly with a password. Default none.
     pub smtp_url: Option<SecretString>,
     /// The sender of every email, `Name <address>` or `address`. Default
@@ -276,6 +279,9 @@ impl Config {
                 } else {
                     Ok(model.to_string())
                 }
+            })?,
+            ai_replies_per_day: r.or("ai_replies_per_day", 500, |s| {
+                parse::number(s, 0, 1_000_000)
             })?,
             smtp_url: r.opt("smtp_url", |s| {
                 parse::smtp_url(s).map(|()| SecretString::from(s.trim()))

@@ -5,7 +5,8 @@
 //! the world moves between the two: the location's and the conversation's AI switches (a
 //! handoff turns the latter off), the contact's consent, a newer message from the contact
 //! (its own job answers the burst as a whole), quiet hours (the job waits them out without
-//! spending attempts), and at most one AI reply per contact per [`MIN_GAP`]. Only inbound
+//! spending attempts), at most one AI reply per contact per [`MIN_GAP`], and the location's
+//! budget of replies a day (`SWITCHBOARD_AI_REPLIES_PER_DAY`). Only inbound
 //! messages start a reply, so the AI never answers itself or a human.
 //!
 //! The model may call `request_human` (a handoff: the AI goes quiet, agents are told) in a
@@ -189,6 +190,24 @@ async fn run(ctx: &JobContext, p: &AiReply) -> Result<Outcome, Outcome> {
                 error: "the AI answered this contact moments ago".into(),
                 after: MIN_GAP - since,
             });
+        }
+    }
+
+    let budget = ctx.config.ai_replies_per_day;
+    if budget > 0 {
+        let since = now - 24 * 3_600_000;
+        let spent = store
+            .ai_replies_since(&scope, &location.id, since)
+            .await
+            .map_err(storage)?;
+        if spent >= i64::from(budget) {
+            return Ok(skip(
+                ctx,
+                &agency,
+                id,
+                &format!("the location's AI budget ({budget} replies a day) is spent"),
+            )
+            .await);
         }
     }
 

@@ -15,16 +15,26 @@ use crate::bridge::{Bridge, LINE};
 const CONTACT: &str = "+19998887020";
 
 async fn start() -> (Bridge, TenantScope) {
-    let bridge = Bridge::start_with(&[("SWITCHBOARD_OPENAI_API_KEY", "sk-sandbox")]).await;
+    start_with(&[]).await
+}
+
+async fn start_with(extra: &[(&str, &str)]) -> (Bridge, TenantScope) {
+    let mut env = vec![("SWITCHBOARD_OPENAI_API_KEY", "sk-sandbox")];
+    env.extend_from_slice(extra);
+    let bridge = Bridge::start_with(&env).await;
     let scope = bridge.agency_scope().await;
     (bridge, scope)
 }
 
 async fn write_in(bridge: &Bridge, text: &str) {
+    write_from(bridge, CONTACT, text).await;
+}
+
+async fn write_from(bridge: &Bridge, contact: &str, text: &str) {
     bridge
         .control(
             "/sendblue/inbound",
-            json!({"line": LINE, "from": CONTACT, "content": text}),
+            json!({"line": LINE, "from": contact, "content": text}),
         )
         .await;
 }
@@ -251,5 +261,55 @@ async fn quiet_hours_and_the_locations_switch_keep_the_ai_silent() {
         "nothing with the AI off"
     );
     assert!(sent_texts(&bridge).await.is_empty());
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_daily_budget_silences_the_ai_and_says_why() {
+    let (bridge, scope) = start_with(&[("SWITCHBOARD_AI_REPLIES_PER_DAY", "1")]).await;
+    script(
+        &bridge,
+        json!([{"content": "First answer."}, {"content": "Second answer."}]),
+    )
+    .await;
+    write_in(&bridge, "Question one").await;
+    bridge
+        .eventually("the first answer", async |b| {
+            sent_texts(b).await.iter().any(|t| t == "First answer.")
+        })
+        .await;
+    write_from(&bridge, "+19998887021", "Question two").await;
+    let store = &bridge.test.store;
+    bridge
+        .eventually("the second message's skip on its timeline", async |b| {
+            let conversations = store
+                .conversations_page(&scope, &ConversationFilter::default(), &Paging::first(10))
+                .await
+                .unwrap()
+                .items;
+            for c in conversations {
+                let page = store
+                    .messages_page(&scope, &c.id, &MessageFilter::default(), &Paging::first(5))
+                    .await
+                    .unwrap();
+                for m in page.items.iter().filter(|m| m.body == "Question two") {
+                    let timeline = store.message_timeline(&scope, &m.id).await.unwrap();
+                    if timeline.iter().any(|e| {
+                        e.kind == "ai.skipped"
+                            && e.detail["reason"].as_str().unwrap_or("").contains("budget")
+                    }) {
+                        return true;
+                    }
+                }
+            }
+            let _ = b;
+            false
+        })
+        .await;
+    assert_eq!(model_calls(&bridge).await.len(), 1);
+    assert!(!sent_texts(&bridge)
+        .await
+        .iter()
+        .any(|t| t == "Second answer."));
     bridge.stop().await;
 }

@@ -153,4 +153,26 @@ impl Store {
         reader.finish().await?;
         Ok(Usage { rows, opt_outs })
     }
+
+    /// How many AI replies a location of the scope has sent since `since_ms`: the AI's
+    /// per-location budget counts them (the message records, so it agrees with usage).
+    pub async fn ai_replies_since(
+        &self,
+        scope: &TenantScope,
+        location: &domain::LocationId,
+        since_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let mut reader = self.db().tenant_reader(scope).await?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE agency_id = $1 AND location_id = $2 \
+             AND created_at >= $3 AND direction = 'outbound' AND actor = 'ai'",
+        )
+        .bind(scope.agency_id().as_str())
+        .bind(location.as_str())
+        .bind(since_ms)
+        .fetch_one(&mut *reader)
+        .await?;
+        reader.finish().await?;
+        Ok(count)
+    }
 }
