@@ -5,7 +5,9 @@
 //! stand in for the vendors: the GHL API base and webhook key point at the sandbox, and the
 //! seeded channels' `api_base` too (one line per provider). Seeding is idempotent, so the demo can be stopped
 //! and started again on the same folder. A short scripted exchange (a contact writes in, a
-//! GHL user replies) leaves something to look at.
+//! GHL user replies) leaves something to look at. The AI answers contacts with the
+//! sandbox's model (scripted answers, else an echo) unless `SWITCHBOARD_OPENAI_API_KEY`
+//! names a real one.
 //!
 //! The demo keeps to its folder: it ignores the settings that would point it at a real
 //! installation (`SWITCHBOARD_DATABASE_URL`, the master keys, the data folder, the listen
@@ -175,6 +177,23 @@ fn demo_env(
             "true".to_string(),
         ),
     ]);
+    // The AI answers with the sandbox's model, unless a key for a real one was given.
+    let own_model = env
+        .iter()
+        .any(|(name, _)| name.starts_with("SWITCHBOARD_OPENAI_API_KEY"));
+    if !own_model {
+        env.retain(|(name, _)| !name.starts_with("SWITCHBOARD_OPENAI_API_BASE"));
+        env.extend([
+            (
+                "SWITCHBOARD_OPENAI_API_BASE".to_string(),
+                format!("{sandbox_base}/openai"),
+            ),
+            (
+                "SWITCHBOARD_OPENAI_API_KEY".to_string(),
+                sandbox::OPENAI_SANDBOX_KEY.to_string(),
+            ),
+        ]);
+    }
     Ok(env)
 }
 
@@ -254,7 +273,7 @@ fn print_banner(
     );
     println!();
     println!(
-        "Sandbox (in this process; each vendor's API under its prefix: /ghl, /sendblue, /twilio, /whatsapp, /unipile)"
+        "Sandbox (in this process; each vendor's API under its prefix: /ghl, /sendblue, /twilio, /whatsapp, /unipile, /openai)"
     );
     println!("  URL            {sandbox}");
     println!("  health         GET  {sandbox}/_control/health");
@@ -264,6 +283,9 @@ fn print_banner(
     println!("  SendBlue's     GET  {sandbox}/_control/sendblue/messages");
     println!("  received       GET  {sandbox}/_control/{{ghl,sendblue,webhooks}}/requests");
     println!("  faults         POST {sandbox}/_control/faults");
+    println!(
+        "  the AI's model POST {sandbox}/_control/openai/script (its next answers; else it echoes)"
+    );
     println!();
     println!("Seeded");
     println!("  agency         {}", seeded.agency_id);
@@ -366,5 +388,40 @@ mod tests {
             "SWITCHBOARD_PUBLIC_URL".into(),
             "http://127.0.0.1:8080".into()
         )));
+        assert!(env.contains(&(
+            "SWITCHBOARD_OPENAI_API_BASE".into(),
+            "http://127.0.0.1:9/openai".into()
+        )));
+    }
+
+    #[test]
+    fn a_key_for_a_real_model_keeps_the_ai_on_it() {
+        let vars = [
+            ("SWITCHBOARD_OPENAI_API_KEY", "sk-real"),
+            (
+                "SWITCHBOARD_OPENAI_API_BASE",
+                "https://openrouter.ai/api/v1",
+            ),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let env = demo_env(
+            vars,
+            Path::new("demo-data"),
+            "127.0.0.1:8080".parse().unwrap(),
+            "http://127.0.0.1:9",
+            "PEM",
+        )
+        .unwrap();
+        assert!(env.contains(&("SWITCHBOARD_OPENAI_API_KEY".into(), "sk-real".into())));
+        assert!(env.contains(&(
+            "SWITCHBOARD_OPENAI_API_BASE".into(),
+            "https://openrouter.ai/api/v1".into()
+        )));
+        assert_eq!(
+            env.iter()
+                .filter(|(k, _)| k.starts_with("SWITCHBOARD_OPENAI"))
+                .count(),
+            2
+        );
     }
 }

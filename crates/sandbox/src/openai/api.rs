@@ -141,6 +141,17 @@ fn text_of(message: &Value) -> String {
     }
 }
 
+/// The text without data-fence marker lines (`<<<DATA …>>>`, `<<<END DATA>>>`), which a
+/// gateway wraps untrusted text in: the echo repeats what the contact wrote.
+fn unfenced(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with("<<<"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim()
+        .to_string()
+}
+
 /// The next scripted reply that fits, or the echo.
 fn next_reply(shared: &Shared, messages: &[Value]) -> ScriptedReply {
     let last = messages
@@ -148,13 +159,13 @@ fn next_reply(shared: &Shared, messages: &[Value]) -> ScriptedReply {
         .rev()
         .find(|m| matches!(m["role"].as_str(), Some("user" | "tool")))
         .map(text_of)
-        .unwrap_or_default()
-        .to_lowercase();
+        .unwrap_or_default();
+    let lowered = last.to_lowercase();
     let mut state = lock(&shared.openai);
     let fits = state.script.iter().position(|r| {
         r.when
             .as_ref()
-            .is_none_or(|w| last.contains(&w.to_lowercase()))
+            .is_none_or(|w| lowered.contains(&w.to_lowercase()))
     });
     match fits.and_then(|at| state.script.remove(at)) {
         Some(reply) => reply,
@@ -162,7 +173,7 @@ fn next_reply(shared: &Shared, messages: &[Value]) -> ScriptedReply {
             when: None,
             content: Some(format!(
                 "(sandbox model) You said: {}",
-                last.chars().take(200).collect::<String>()
+                unfenced(&last).chars().take(200).collect::<String>()
             )),
             tool_calls: Vec::new(),
         },

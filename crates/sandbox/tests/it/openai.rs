@@ -91,11 +91,22 @@ async fn a_scripted_tool_conversation_runs_to_its_answer() {
     let third = parse_chat(&send(&h, ask(&messages)).await).unwrap();
     assert_eq!(
         third.content.as_deref(),
-        Some("(sandbox model) You said: yes please")
+        Some("(sandbox model) You said: Yes please")
+    );
+
+    // A fenced message is echoed without its fence.
+    messages.push(third.as_message());
+    messages.push(ChatMessage::User {
+        content: ai::fence("message from the contact", "Thanks!"),
+    });
+    let fourth = parse_chat(&send(&h, ask(&messages)).await).unwrap();
+    assert_eq!(
+        fourth.content.as_deref(),
+        Some("(sandbox model) You said: Thanks!")
     );
 
     let seen = h.sandbox.requests("openai");
-    assert_eq!(seen.len(), 3);
+    assert_eq!(seen.len(), 4);
     assert_eq!(seen[1].body["messages"][3]["role"], "tool");
     assert_eq!(seen[1].body["messages"][3]["tool_call_id"], call.id);
 }
