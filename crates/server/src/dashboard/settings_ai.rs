@@ -37,9 +37,7 @@ struct LocationForm {
 
 impl LocationForm {
     fn stored(location: &Location) -> Self {
-        let quiet = location
-            .quiet_hours
-            .and_then(|(s, e)| Some((ClockTime::from_minutes(s)?, ClockTime::from_minutes(e)?)));
+        let quiet = location.quiet_hours.map(|q| (q.start, q.end));
         let zone = location.time_zone.clone().unwrap_or_default();
         let summary = match quiet {
             Some((s, e)) => format!(
@@ -236,7 +234,7 @@ pub async fn save(
         let mut tx = store.begin().await?;
         let settings = LocationAi {
             ai_enabled,
-            quiet_hours: quiet.map(|q| (q.start.minutes(), q.end.minutes())),
+            quiet_hours: quiet,
             time_zone: zone.as_deref(),
             handoff_phrases: Some(&phrases),
         };

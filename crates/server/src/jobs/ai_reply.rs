@@ -18,7 +18,6 @@
 use std::time::Duration;
 
 use ai::model::{ChatMessage, ChatReply};
-use domain::quiet_hours::{QuietHours, Zone};
 use domain::{Actor, Direction, MessageId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -162,21 +161,12 @@ async fn run(ctx: &JobContext, p: &AiReply) -> Result<Outcome, Outcome> {
         .await);
     }
     let now = store.now_ms();
-    let zone = location
-        .time_zone
-        .as_deref()
-        .and_then(|z| Zone::named(z).ok())
-        .unwrap_or_else(Zone::utc);
-    if let Some((start, end)) = location.quiet_hours {
-        let quiet = domain::quiet_hours::ClockTime::from_minutes(start)
-            .zip(domain::quiet_hours::ClockTime::from_minutes(end))
-            .and_then(|(s, e)| QuietHours::new(s, e).ok());
-        if let Some(wait) = quiet.and_then(|q| q.wait_from(now, &zone)) {
-            return Ok(Outcome::RateLimited {
-                error: "quiet hours at the location: the reply waits for them to end".into(),
-                after: wait,
-            });
-        }
+    let zone = location.zone();
+    if let Some(wait) = location.quiet_hours.and_then(|q| q.wait_from(now, &zone)) {
+        return Ok(Outcome::RateLimited {
+            error: "quiet hours at the location: the reply waits for them to end".into(),
+            after: wait,
+        });
     }
     let last_ai = recent
         .iter()

@@ -51,7 +51,10 @@ async fn set_ai(bridge: &Bridge, scope: &TenantScope, on: bool, quiet: Option<(u
     let mut tx = store.begin().await.unwrap();
     let settings = LocationAi {
         ai_enabled: on,
-        quiet_hours: quiet,
+        quiet_hours: quiet.map(|(start, end)| {
+            let clock = |m| domain::quiet_hours::ClockTime::from_minutes(m).unwrap();
+            domain::quiet_hours::QuietHours::new(clock(start), clock(end)).unwrap()
+        }),
         time_zone: Some("UTC"),
         handoff_phrases: None,
     };

@@ -1,5 +1,6 @@
 //! Locations: GHL sub-accounts, with their OAuth tokens sealed at rest.
 
+use domain::quiet_hours::{ClockTime, QuietHours, Zone};
 use domain::LocationId;
 use secrecy::SecretString;
 use sqlx::any::AnyRow;
@@ -26,14 +27,22 @@ pub struct Location {
     /// Whether the AI answers this location's contacts at all (each conversation has
     /// its own switch too).
     pub ai_enabled: bool,
-    /// Quiet hours as minutes after local midnight (start, end), in `time_zone`.
-    pub quiet_hours: Option<(u16, u16)>,
+    /// Quiet hours, in `time_zone`.
+    pub quiet_hours: Option<QuietHours>,
     /// What a contact writes to ask for a person, one per line; `None` for the defaults
     /// ([`domain::handoff::DEFAULT_PHRASES`]), empty for none.
     pub handoff_phrases: Option<String>,
 }
 
 impl Location {
+    /// The location's time zone; UTC when none is set (or one no longer known).
+    pub fn zone(&self) -> Zone {
+        self.time_zone
+            .as_deref()
+            .and_then(|z| Zone::named(z).ok())
+            .unwrap_or_else(Zone::utc)
+    }
+
     /// The phrases that open a handoff for this location's contacts.
     pub fn handoff_phrases(&self) -> Vec<String> {
         match &self.handoff_phrases {
@@ -61,8 +70,7 @@ pub struct NewLocation {
 #[derive(Debug, Clone, Copy)]
 pub struct LocationAi<'a> {
     pub ai_enabled: bool,
-    /// Minutes after local midnight: (start, end).
-    pub quiet_hours: Option<(u16, u16)>,
+    pub quiet_hours: Option<QuietHours>,
     pub time_zone: Option<&'a str>,
     /// One phrase per line (already checked); `None` for the defaults.
     pub handoff_phrases: Option<&'a str>,
@@ -101,10 +109,11 @@ impl Location {
     }
 }
 
-/// Both ends or none: a half-set window (which the code never writes) reads as none.
-fn quiet_hours(start: Option<i64>, end: Option<i64>) -> Option<(u16, u16)> {
-    let minutes = |m: i64| u16::try_from(m).ok().filter(|m| *m < 24 * 60);
-    Some((minutes(start?)?, minutes(end?)?))
+/// Both ends or none: a half-set or empty window (which the code never writes) reads as
+/// none.
+fn quiet_hours(start: Option<i64>, end: Option<i64>) -> Option<QuietHours> {
+    let clock = |m: i64| ClockTime::from_minutes(u16::try_from(m).ok()?);
+    QuietHours::new(clock(start?)?, clock(end?)?).ok()
 }
 
 pub(super) fn token_context(id: &impl std::fmt::Display, which: &str) -> String {
@@ -289,7 +298,10 @@ impl Store {
         settings: &LocationAi<'_>,
     ) -> Result<Location, StoreError> {
         let (agency, only) = scope.binds();
-        let (start, end) = settings.quiet_hours.unzip();
+        let (start, end) = settings
+            .quiet_hours
+            .map(|q| (q.start.minutes(), q.end.minutes()))
+            .unzip();
         let row = sqlx::query(&format!(
             "UPDATE locations SET ai_enabled = $1, quiet_start = $2, quiet_end = $3, \
              time_zone = $4, handoff_phrases = $5, updated_at = $6 \

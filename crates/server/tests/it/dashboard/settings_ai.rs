@@ -6,6 +6,11 @@ use store::repo::NewUser;
 
 use super::{add_user, Dashboard, Session, EMAIL, PASSWORD};
 
+/// Quiet hours as (start, end) minutes after midnight.
+fn minutes(quiet: Option<domain::quiet_hours::QuietHours>) -> Option<(u16, u16)> {
+    quiet.map(|q| (q.start.minutes(), q.end.minutes()))
+}
+
 async fn stored(d: &Dashboard) -> store::repo::Location {
     d.bridge
         .test
@@ -42,7 +47,7 @@ async fn an_admin_sets_the_switch_zone_and_quiet_hours_and_bad_ones_change_nothi
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let after = stored(&d).await;
     assert!(!after.ai_enabled);
-    assert_eq!(after.quiet_hours, Some((21 * 60, 8 * 60)));
+    assert_eq!(minutes(after.quiet_hours), Some((21 * 60, 8 * 60)));
     assert_eq!(after.time_zone.as_deref(), Some("America/Chicago"));
     let html = s.get("/settings/ai").await.text().await.unwrap();
     assert!(
@@ -165,7 +170,10 @@ async fn agents_are_refused_location_admins_may_and_other_agencies_are_404() {
         )
         .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    assert_eq!(stored(&d).await.quiet_hours, Some((22 * 60, 7 * 60 + 30)));
+    assert_eq!(
+        minutes(stored(&d).await.quiet_hours),
+        Some((22 * 60, 7 * 60 + 30))
+    );
 
     // Another agency's admin: our location is a 404, as a missing one is.
     add_user(&d.bridge, "other@elsewhere.example", "agency_admin", false).await;
