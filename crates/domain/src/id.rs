@@ -144,6 +144,12 @@ prefixed_id!(
 prefixed_id!(
     /// A conversation handed from the AI to a human.
     HandoffId, "hof", "handoff");
+prefixed_id!(
+    /// A source of a location's knowledge base: a website, a PDF or pasted text.
+    KnowledgeSourceId, "kns", "knowledge source");
+prefixed_id!(
+    /// One passage of a knowledge source, as retrieval returns it.
+    KnowledgeChunkId, "knc", "knowledge chunk");
 
 /// A job in the durable queue: `job_` and the queue's sequence number.
 ///

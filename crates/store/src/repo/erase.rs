@@ -3,7 +3,7 @@
 //! What goes: the contact's phone, email, name and GHL id; its messages' bodies,
 //! attachment references and error texts; every timeline detail field that could quote
 //! them (only fields known to carry none are kept: `redact`, shared with retention); the words of its consent events; the
-//! provider's chat id of its conversations. What stays, because the law lets us and the
+//! provider's chat id of its conversations and the AI's summary of them. What stays, because the law lets us and the
 //! product needs it: the rows themselves with their direction, status, times and SMS
 //! segment counts (usage is metered from message records), and the consent log's kinds,
 //! sources and times (proof of consent). An opted-out contact's handles go to the
@@ -81,8 +81,9 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         sqlx::query(
-            "UPDATE conversations SET provider_thread = NULL WHERE contact_id = $1 \
-             AND provider_thread IS NOT NULL",
+            "UPDATE conversations SET provider_thread = NULL, summary = NULL, \
+             summary_through = NULL WHERE contact_id = $1 \
+             AND (provider_thread IS NOT NULL OR summary IS NOT NULL)",
         )
         .bind(id.as_str())
         .execute(&mut **tx)

@@ -224,4 +224,10 @@ const SEALED: &[SealedColumn] = &[
         column: "refresh_token_enc",
         context: |id| installation_token_context(id, "refresh_token"),
     },
+    SealedColumn {
+        table: "agent_settings",
+        key: "location_id",
+        column: "api_key_enc",
+        context: |id| super::agent_settings::model_key_context(id),
+    },
 ];

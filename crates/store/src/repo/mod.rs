@@ -3,6 +3,7 @@
 
 mod account_tokens;
 mod agencies;
+mod agent_settings;
 mod api_keys;
 mod api_send;
 mod audit;
@@ -11,6 +12,7 @@ mod channel_health;
 mod channels;
 mod contact_pages;
 mod contacts;
+mod conversation_memory;
 mod conversation_pages;
 mod erase;
 mod events;
@@ -18,6 +20,7 @@ mod handoffs;
 mod inbox;
 mod installations;
 mod keys;
+mod knowledge;
 mod locations;
 mod message_lookups;
 mod messages;
@@ -33,6 +36,7 @@ mod users;
 
 pub use account_tokens::{INVITATION, PASSWORD_RESET};
 pub use agencies::Agency;
+pub use agent_settings::{AgentSettings, AgentSettingsChange};
 pub use api_keys::{ApiKey, ApiKeyCredential};
 pub use api_send::{ApiSend, ApiSent};
 pub use audit::{AuditEntry, NewAuditEntry};
@@ -41,6 +45,7 @@ pub use channel_health::ChannelActivity;
 pub use channels::{Channel, ChannelChange, NewChannel};
 pub use contact_pages::{ConsentEvent, ConsentFilter, ContactFilter};
 pub use contacts::{ConsentChange, Contact, Conversation};
+pub use conversation_memory::ConversationSummary;
 pub use conversation_pages::{ConversationFilter, MessageFilter};
 pub use erase::Erasure;
 pub(crate) use events::prune_events;
@@ -49,6 +54,9 @@ pub use handoffs::{Handoff, HANDOFF_STATES};
 pub use inbox::{InboxFilter, InboxRow};
 pub use installations::{Installation, InstallationTokens, NewInstallation};
 pub use keys::{sealed_columns, Rotation};
+pub use knowledge::{
+    KnowledgeChunk, KnowledgeSource, NewKnowledgeChunk, NewKnowledgeSource, KNOWLEDGE_KINDS,
+};
 pub use locations::{Location, LocationAi, LocationTokens, NewLocation};
 pub use messages::{Message, MessageEvent, NewMessage};
 pub use outbound::{AcceptedOutbound, OutboundOutcome, OutboundRequest};

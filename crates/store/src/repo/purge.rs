@@ -1,7 +1,7 @@
 //! The purge after uninstall: an agency or location uninstalled longer ago than
 //! `SWITCHBOARD_UNINSTALL_RETENTION_DAYS` (its `purge_after` has passed) loses its data.
 //!
-//! Deleted: contacts, their consent log, conversations, messages and their timelines,
+//! Deleted: the knowledge base and the agent's settings, contacts, their consent log, conversations, messages and their timelines,
 //! webhook receipts, channels with their sealed credentials, OAuth tokens and installs,
 //! the pending jobs (the caller deletes the stored media). Kept: the location and agency
 //! rows as tombstones (`purged_at`; a re-install finds them, provisions them again and
@@ -177,8 +177,8 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Deletes up to `limit` rows of the location's contacts and what hangs on them
-    /// (consent events and handoffs first, then conversations, then contacts whose
+    /// Deletes up to `limit` rows of the location's knowledge base and agent settings, then
+    /// of its contacts and what hangs on them (consent events and handoffs first, then conversations, then contacts whose
     /// conversations are gone), in the caller's transaction. Call it until it returns 0; messages must be
     /// gone first.
     pub async fn delete_location_contacts(
@@ -188,6 +188,11 @@ impl Store {
         limit: usize,
     ) -> Result<u64, StoreError> {
         for statement in [
+            "DELETE FROM knowledge_chunks WHERE id IN \
+             (SELECT id FROM knowledge_chunks WHERE location_id = $1 LIMIT $2)",
+            "DELETE FROM knowledge_sources WHERE id IN \
+             (SELECT id FROM knowledge_sources WHERE location_id = $1 LIMIT $2)",
+            "DELETE FROM agent_settings WHERE location_id = $1 AND $2 > 0",
             "DELETE FROM consent_events WHERE id IN \
              (SELECT id FROM consent_events WHERE location_id = $1 LIMIT $2)",
             "DELETE FROM handoffs WHERE id IN \

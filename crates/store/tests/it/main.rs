@@ -8,6 +8,7 @@ mod conversation_state;
 mod events;
 mod group;
 mod keys;
+mod knowledge;
 mod migrations;
 mod outbound;
 mod pool;
