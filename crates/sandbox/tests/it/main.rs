@@ -4,6 +4,7 @@
 
 mod faults;
 mod ghl;
+mod ghl_calendars;
 mod ghl_contacts;
 mod ghl_messages;
 mod media;
