@@ -20,6 +20,7 @@ mod lifecycle;
 mod oauth;
 mod outbound;
 mod schema;
+mod tasks;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -152,6 +153,8 @@ pub(crate) struct GhlState {
     pub appointments: HashMap<String, calendar_store::Appointment>,
     /// Appointment ids in booking order.
     pub appointment_order: Vec<String>,
+    /// Contact tasks (`TaskSchema` shape plus `locationId`), in creation order.
+    pub tasks: Vec<Map<String, Value>>,
 }
 
 impl GhlState {
@@ -265,6 +268,10 @@ fn api(shared: Shared) -> Router {
         .route(
             "/contacts/{contact_id}/tags",
             post(contacts::add_tags).delete(contacts::remove_tags),
+        )
+        .route(
+            "/contacts/{contact_id}/tasks",
+            get(tasks::list).post(tasks::create),
         )
         .route("/calendars/", get(calendars::list))
         .route(
