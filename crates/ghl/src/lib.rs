@@ -19,9 +19,10 @@ pub mod user_context;
 pub mod webhook;
 
 pub use api::{
-    classify, AddedMessage, Api, ApiVersion, Contact, ContactKey, ContactUpsert, DndChannel,
-    GhlMessageStatus, InboundMessage, ProviderError, RateLimit, TokenGrant, UpsertedContact,
-    UserType, DEFAULT_API_BASE,
+    classify, AddedMessage, Api, ApiVersion, Appointment, AppointmentStatus, Calendar, Contact,
+    ContactKey, ContactUpdate, ContactUpsert, CustomFieldValue, DndChannel, FreeSlot,
+    FreeSlotsQuery, GhlMessageStatus, InboundMessage, NewAppointment, NewTask, ProviderError,
+    RateLimit, Task, TokenGrant, UpsertedContact, UserType, DEFAULT_API_BASE,
 };
 pub use error::{Error, KeyKind};
 pub use payload::{

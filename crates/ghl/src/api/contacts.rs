@@ -1,15 +1,16 @@
-//! Contacts: find by phone or email, upsert, read, and set do-not-disturb.
+//! Contacts: find by phone or email, upsert, read, set do-not-disturb, update fields and add
+//! tags.
 //!
 //! Inbound messages need a GHL contact first. We look it up with the duplicate search
 //! (exact, unlike the lagging advanced search) and upsert when it is missing; the upsert
 //! itself dedupes by the location's "Allow Duplicate Contact" rules.
 
 use http::Method;
-use outbound::{ApiRequest, ApiResponse, Failure};
+use outbound::{ApiRequest, ApiResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{classify, read_json, segment, with_query, Api, ApiVersion};
+use super::{classify, missing, read_json, segment, with_query, Api, ApiVersion};
 use crate::payload::{lenient, DndSettings, DndStatus};
 use crate::Error;
 
@@ -155,6 +156,65 @@ impl DndChannel {
     }
 }
 
+/// A custom field value to write: `{id, key?, field_value}`, as `UpdateContactDto` takes it.
+///
+/// GHL's spec marks `id` required in every variant, so it is required here; `key` (e.g.
+/// `my_custom_field`) may ride along. `field_value` is a string for text, large text,
+/// single select and radio fields, a number for numeric and monetary ones, and a list of
+/// strings for checkbox and multi-select ones. Read back, GHL shows `{id, value}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomFieldValue {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub field_value: Value,
+}
+
+/// The standard fields `PUT /contacts/{contactId}` may change, plus custom fields. Unset
+/// fields are left out, so GHL keeps their values. Tags are absent on purpose (in an update
+/// they replace all of the contact's tags: use [`Api::add_tags`]), and so is DND (see
+/// [`Api::update_dnd`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactUpdate<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address1: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<&'a str>,
+    /// ISO 3166 alpha-2, e.g. `US`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub website: Option<&'a str>,
+    /// IANA zone, e.g. `America/Chicago`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<&'a str>,
+    /// `YYYY-MM-DD` (GHL takes seven other layouts too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'a str>,
+    /// A user id of the location.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[CustomFieldValue]>::is_empty")]
+    pub custom_fields: &'a [CustomFieldValue],
+}
+
 impl Api<'_> {
     /// `GET /contacts/search/duplicate?locationId=…&number=…` (or `&email=…`).
     pub fn find_contact(&self, location_id: &str, key: ContactKey<'_>) -> ApiRequest {
@@ -201,6 +261,22 @@ impl Api<'_> {
         let path = format!("/contacts/{}", segment(contact_id));
         self.request(Method::PUT, &path, ApiVersion::Standard)
             .json(&body)
+    }
+
+    /// `PUT /contacts/{contactId}` with only the fields set in `update`. Read the answer
+    /// with [`parse_contact_update`].
+    pub fn update_contact(&self, contact_id: &str, update: &ContactUpdate<'_>) -> ApiRequest {
+        let path = format!("/contacts/{}", segment(contact_id));
+        self.request(Method::PUT, &path, ApiVersion::Standard)
+            .json(update)
+    }
+
+    /// `POST /contacts/{contactId}/tags` with `{"tags": [...]}`: adds to the contact's tags,
+    /// keeping the others (unlike `tags` in an update, which replaces them all).
+    pub fn add_tags(&self, contact_id: &str, tags: &[String]) -> ApiRequest {
+        let path = format!("/contacts/{}/tags", segment(contact_id));
+        self.request(Method::POST, &path, ApiVersion::Standard)
+            .json(&json!({ "tags": tags }))
     }
 }
 
@@ -278,11 +354,17 @@ pub fn parse_contact_update(response: &ApiResponse) -> Result<Option<String>, Er
         .map(str::to_owned))
 }
 
-/// A 2xx that lacks what it should carry: GHL has returned such half-answers under load;
-/// a retry is the only remedy.
-fn missing(detail: &str) -> Error {
-    Error::Call(Failure::Retry {
-        detail: detail.to_owned(),
-        after: None,
-    })
+/// The add-tags answer (201 `{tags: [...]}`): the contact's tags as GHL now holds them
+/// (lowercased by GHL). A 2xx without the list reads as no tags known, not as a failure:
+/// the tags were sent and GHL said yes.
+pub fn parse_tags(response: &ApiResponse) -> Result<Vec<String>, Error> {
+    #[derive(Deserialize)]
+    struct Tags {
+        #[serde(default, deserialize_with = "lenient::string_list")]
+        tags: Vec<String>,
+    }
+    if !response.status.is_success() {
+        return Err(classify(response));
+    }
+    Ok(read_json::<Tags>(response, "GHL contact tags")?.tags)
 }

@@ -4,11 +4,13 @@
 //! the per-API `Version`, `Accept`); readers take the [`outbound::ApiResponse`] and return
 //! what the caller needs or an [`Error`] classified by [`classify`].
 
+mod calendars;
 mod classify;
 mod contacts;
 mod conversations;
 mod installs;
 mod oauth;
+mod tasks;
 
 use std::fmt;
 
@@ -16,10 +18,15 @@ use http::Method;
 use outbound::ApiRequest;
 use serde::de::DeserializeOwned;
 
+pub use calendars::{
+    parse_appointment, parse_calendars, parse_free_slots, Appointment, AppointmentStatus, Calendar,
+    FreeSlot, FreeSlotsQuery, NewAppointment, FREE_SLOTS_MAX_RANGE,
+};
 pub use classify::{classify, RateLimit, DAILY_LIMIT_WAIT, NOT_DOWNSTREAMED_WAIT};
 pub use contacts::{
-    parse_contact, parse_contact_update, parse_find_contact, parse_upsert_contact, Contact,
-    ContactKey, ContactUpsert, DndChannel, UpsertedContact,
+    parse_contact, parse_contact_update, parse_find_contact, parse_tags, parse_upsert_contact,
+    Contact, ContactKey, ContactUpdate, ContactUpsert, CustomFieldValue, DndChannel,
+    UpsertedContact,
 };
 pub use conversations::{
     parse_inbound_message, parse_status_update, AddedMessage, GhlMessageStatus, InboundMessage,
@@ -33,6 +40,7 @@ pub use oauth::{
     exchange_code_request, location_token_request, parse_token, refresh_token_request, TokenGrant,
     UserType,
 };
+pub use tasks::{parse_task, NewTask, Task};
 
 use crate::Error;
 
@@ -153,5 +161,14 @@ pub(crate) fn read_json<T: DeserializeOwned>(
             ),
             after: None,
         })
+    })
+}
+
+/// A 2xx that lacks what it should carry: GHL has returned such half-answers under load;
+/// a retry is the only remedy.
+pub(crate) fn missing(detail: &str) -> Error {
+    Error::Call(outbound::Failure::Retry {
+        detail: detail.to_owned(),
+        after: None,
     })
 }

@@ -4,8 +4,8 @@ use serde_json::json;
 
 use super::{assert_ghl_headers, body_json, response, BASE, TOKEN};
 use crate::api::{
-    parse_contact, parse_contact_update, parse_find_contact, parse_upsert_contact, Api, ContactKey,
-    ContactUpsert, DndChannel,
+    parse_contact, parse_contact_update, parse_find_contact, parse_tags, parse_upsert_contact, Api,
+    ContactKey, ContactUpdate, ContactUpsert, CustomFieldValue, DndChannel,
 };
 use crate::{DndStatus, Error};
 
@@ -196,5 +196,93 @@ fn reads_the_contact_update() {
     assert!(matches!(
         parse_contact_update(&response(503, "")),
         Err(Error::Call(Failure::Retry { .. }))
+    ));
+}
+
+#[test]
+fn update_sends_only_the_fields_set_and_custom_fields_as_written() {
+    let custom = vec![
+        CustomFieldValue {
+            id: "6dvNaf7VhkQ9snc5vnjJ".into(),
+            key: Some("budget".into()),
+            field_value: json!(2500),
+        },
+        CustomFieldValue {
+            id: "f2".into(),
+            key: None,
+            field_value: json!(["roof", "windows"]),
+        },
+    ];
+    let request = api().update_contact(
+        "c1",
+        &ContactUpdate {
+            first_name: Some("Ada"),
+            email: Some("ada@example.com"),
+            postal_code: Some("35061"),
+            timezone: Some("America/Chicago"),
+            custom_fields: &custom,
+            ..ContactUpdate::default()
+        },
+    );
+    assert_eq!(request.method, Method::PUT);
+    assert_eq!(
+        request.url,
+        "https://services.leadconnectorhq.com/contacts/c1"
+    );
+    assert_ghl_headers(&request, "2021-07-28");
+    assert_eq!(
+        body_json(&request),
+        json!({
+            "firstName": "Ada",
+            "email": "ada@example.com",
+            "postalCode": "35061",
+            "timezone": "America/Chicago",
+            "customFields": [
+                {"id": "6dvNaf7VhkQ9snc5vnjJ", "key": "budget", "field_value": 2500},
+                {"id": "f2", "field_value": ["roof", "windows"]},
+            ],
+        })
+    );
+    let names = api().update_contact(
+        "c1",
+        &ContactUpdate {
+            last_name: Some("Lovelace"),
+            date_of_birth: Some("1990-09-25"),
+            ..ContactUpdate::default()
+        },
+    );
+    assert_eq!(
+        body_json(&names),
+        json!({"lastName": "Lovelace", "dateOfBirth": "1990-09-25"})
+    );
+}
+
+#[test]
+fn add_tags_round_trip() {
+    let request = api().add_tags("c 1", &["VIP".to_owned(), "booked".to_owned()]);
+    assert_eq!(request.method, Method::POST);
+    assert_eq!(
+        request.url,
+        "https://services.leadconnectorhq.com/contacts/c%201/tags"
+    );
+    assert_ghl_headers(&request, "2021-07-28");
+    assert_eq!(body_json(&request), json!({"tags": ["VIP", "booked"]}));
+    assert_eq!(
+        parse_tags(&response(
+            201,
+            r#"{"tags":["lead","vip","booked"],"traceId":"t"}"#
+        ))
+        .unwrap(),
+        vec!["lead", "vip", "booked"]
+    );
+    assert!(parse_tags(&response(201, "{}")).unwrap().is_empty());
+    let invalid = r#"{"statusCode":422,"message":["tags should not be empty"],"error":"Unprocessable Entity"}"#;
+    assert!(matches!(
+        parse_tags(&response(422, invalid)),
+        Err(Error::Call(Failure::Permanent { .. }))
+    ));
+    assert!(matches!(
+        parse_tags(&response(429, "")),
+        Err(Error::Call(Failure::RateLimited { .. }))
     ));
 }

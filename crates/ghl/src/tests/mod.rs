@@ -2,11 +2,13 @@
 //! `tests/fixtures/README.md`), loaded at compile time.
 #![allow(clippy::unwrap_used)]
 
+mod calendars;
 mod classify;
 mod contacts;
 mod conversations;
 mod oauth;
 mod payload;
+mod tasks;
 mod timestamp;
 mod webhook;
 

@@ -1,6 +1,6 @@
 //! Control routes of the GHL simulator (`/_control/ghl/...`): seed installs and contacts, mint
 //! authorization codes, expire tokens, read messages, publish the webhook public key, and make a
-//! GHL user send a message.
+//! GHL user send a message. Calendar routes are in `calendar_control`.
 
 use std::collections::HashMap;
 
@@ -35,7 +35,8 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route("/ghl/contacts", get(list_contacts).post(seed_contact))
         .route("/ghl/messages", get(list_messages))
         .route("/ghl/custom-page", get(super::custom_page::host))
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(super::calendar_control::router(shared))
 }
 
 #[derive(Deserialize)]

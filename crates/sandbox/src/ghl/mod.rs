@@ -7,6 +7,9 @@
 //! simulator reproduces it, because those are exactly the cases a gateway gets wrong.
 
 mod agency;
+mod calendar_control;
+mod calendar_store;
+mod calendars;
 mod contact_store;
 mod contacts;
 pub(crate) mod control;
@@ -17,6 +20,7 @@ mod lifecycle;
 mod oauth;
 mod outbound;
 mod schema;
+mod tasks;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -143,6 +147,14 @@ pub(crate) struct GhlState {
     pub conversations: HashMap<String, Conversation>,
     pub messages: HashMap<String, Message>,
     pub message_order: Vec<String>,
+    pub calendars: HashMap<String, calendar_store::Calendar>,
+    /// Calendar ids in creation order.
+    pub calendar_order: Vec<String>,
+    pub appointments: HashMap<String, calendar_store::Appointment>,
+    /// Appointment ids in booking order.
+    pub appointment_order: Vec<String>,
+    /// Contact tasks (`TaskSchema` shape plus `locationId`), in creation order.
+    pub tasks: Vec<Map<String, Value>>,
 }
 
 impl GhlState {
@@ -181,6 +193,28 @@ impl GhlState {
             },
         );
         id
+    }
+
+    /// Give a location without calendars its default one: "Default calendar", 30-minute slots,
+    /// Monday to Friday 09:00–17:00 in `America/New_York`.
+    pub fn default_calendar(&mut self, location_id: &str) {
+        if self
+            .calendars
+            .values()
+            .any(|c| c.location_id == location_id)
+        {
+            return;
+        }
+        let calendar = calendar_store::Calendar::business_hours(location_id);
+        self.add_calendar(calendar);
+    }
+
+    /// Add (or replace) a calendar, keeping its place in the listing.
+    pub fn add_calendar(&mut self, calendar: calendar_store::Calendar) {
+        if !self.calendar_order.contains(&calendar.id) {
+            self.calendar_order.push(calendar.id.clone());
+        }
+        self.calendars.insert(calendar.id.clone(), calendar);
     }
 
     /// A contact of `location_id`, or `None` (another location's contact is just as missing).
@@ -234,6 +268,23 @@ fn api(shared: Shared) -> Router {
         .route(
             "/contacts/{contact_id}/tags",
             post(contacts::add_tags).delete(contacts::remove_tags),
+        )
+        .route(
+            "/contacts/{contact_id}/tasks",
+            get(tasks::list).post(tasks::create),
+        )
+        .route("/calendars/", get(calendars::list))
+        .route(
+            "/calendars/{calendar_id}/free-slots",
+            get(calendars::free_slots),
+        )
+        .route(
+            "/calendars/events/appointments",
+            post(calendars::create_appointment),
+        )
+        .route(
+            "/calendars/events/appointments/{event_id}",
+            get(calendars::get_appointment),
         )
         .route("/conversations/", post(conversations::create))
         .route("/conversations/search", get(conversations::search))

@@ -17,14 +17,17 @@ use serde_json::{json, Value};
 /// Which embedded spec a schema comes from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Spec {
+    Calendars,
     Contacts,
     Conversations,
 }
 
 fn document(spec: Spec) -> &'static Value {
+    static CALENDARS: OnceLock<Value> = OnceLock::new();
     static CONTACTS: OnceLock<Value> = OnceLock::new();
     static CONVERSATIONS: OnceLock<Value> = OnceLock::new();
     let (cell, text) = match spec {
+        Spec::Calendars => (&CALENDARS, include_str!("openapi/calendars.json")),
         Spec::Contacts => (&CONTACTS, include_str!("openapi/contacts.json")),
         Spec::Conversations => (&CONVERSATIONS, include_str!("openapi/conversations.json")),
     };
@@ -217,6 +220,37 @@ mod tests {
         assert!(document(Spec::Conversations)
             .pointer("/components/schemas/ProcessMessageBodyDto")
             .is_some());
+        assert!(document(Spec::Calendars)
+            .pointer("/components/schemas/AppointmentCreateSchema")
+            .is_some());
+    }
+
+    #[test]
+    fn appointment_and_task_rules() {
+        let ok = json!({"calendarId": "k", "locationId": "l", "contactId": "c",
+            "startTime": "2024-10-28T10:00:00-05:00", "appointmentStatus": "confirmed",
+            "toNotify": false});
+        assert!(validate(Spec::Calendars, "AppointmentCreateSchema", &ok).is_empty());
+        let errors = validate(
+            Spec::Calendars,
+            "AppointmentCreateSchema",
+            &json!({"calendarId": "k", "locationId": "l", "appointmentStatus": "booked",
+                "toNotify": "yes", "colour": "red"}),
+        );
+        assert!(errors.contains(&"contactId should not be empty".to_owned()));
+        assert!(errors.contains(&"startTime should not be empty".to_owned()));
+        assert!(errors
+            .iter()
+            .any(|e| e.starts_with("appointmentStatus must be one of")));
+        assert!(errors.contains(&"toNotify must be a boolean value".to_owned()));
+        assert!(errors.contains(&"property colour should not exist".to_owned()));
+        let errors = validate(
+            Spec::Contacts,
+            "CreateTaskParams",
+            &json!({"title": "t", "completed": "no"}),
+        );
+        assert!(errors.contains(&"dueDate should not be empty".to_owned()));
+        assert!(errors.contains(&"completed must be a boolean value".to_owned()));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 mod faults;
 mod ghl;
+mod ghl_calendars;
+mod ghl_contact_tools;
 mod ghl_contacts;
 mod ghl_messages;
 mod media;
