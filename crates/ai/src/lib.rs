@@ -4,6 +4,9 @@
 //! the pure, I/O-free part of that pipeline so it can be tested exhaustively and
 //! reused by whichever service does the fetching and storing:
 //!
+//! 0. **Gather** ([`crawl`]): the decisions of a same-site crawler (which
+//!    links, which pages next, what robots.txt allows; the fetching loop
+//!    lives with the I/O).
 //! 1. **Clean** ([`clean`]): crawled HTML, PDF-extracted text or pasted text is
 //!    turned into plain text with paragraph breaks kept, because paragraph
 //!    breaks are what the chunker prefers to cut on.
@@ -31,6 +34,7 @@
 pub mod bm25;
 pub mod chunk;
 pub mod clean;
+pub mod crawl;
 pub mod fence;
 pub mod fusion;
 pub mod injection;
