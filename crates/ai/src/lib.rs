@@ -24,6 +24,9 @@
 //!    screened for prompt-injection phrasing, and untrusted text is wrapped in
 //!    data fences ([`fence()`]) before it reaches a prompt.
 //!
+//! How well this retrieves is measured by [`eval`]: recall@k of lexical,
+//! vector and hybrid search on a sample knowledge base, through the same code.
+//!
 //! The model API ([`model`]) is here too, sans I/O like the other clients: requests to
 //! build and answers to read for chat completions with tools and for embeddings.
 //!
@@ -35,6 +38,7 @@ pub mod bm25;
 pub mod chunk;
 pub mod clean;
 pub mod crawl;
+pub mod eval;
 pub mod fence;
 pub mod fusion;
 pub mod injection;
