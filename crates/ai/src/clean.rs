@@ -92,7 +92,7 @@ fn skip_markup(html: &str, lower: &str, lt: usize, out: &mut String) -> usize {
 }
 
 /// Index just past the `>` that closes the tag at `lt`, ignoring `>` inside quotes.
-fn tag_end(lower: &str, lt: usize) -> usize {
+pub(crate) fn tag_end(lower: &str, lt: usize) -> usize {
     let mut quote: Option<char> = None;
     for (i, c) in lower[lt..].char_indices() {
         match (quote, c) {
@@ -159,7 +159,7 @@ fn push_text(out: &mut String, raw: &str) {
 }
 
 /// Decodes the common named entities and numeric character references.
-fn decode_entities(s: &str) -> String {
+pub(crate) fn decode_entities(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(amp) = rest.find('&') {

@@ -4,6 +4,9 @@
 //! the pure, I/O-free part of that pipeline so it can be tested exhaustively and
 //! reused by whichever service does the fetching and storing:
 //!
+//! 0. **Gather** ([`crawl`], [`pdf`]): the decisions of a same-site crawler
+//!    (which links, which pages next, what robots.txt allows; the fetching
+//!    loop lives with the I/O) and text from a PDF's bytes.
 //! 1. **Clean** ([`clean`]): crawled HTML, PDF-extracted text or pasted text is
 //!    turned into plain text with paragraph breaks kept, because paragraph
 //!    breaks are what the chunker prefers to cut on.
@@ -21,6 +24,9 @@
 //!    screened for prompt-injection phrasing, and untrusted text is wrapped in
 //!    data fences ([`fence()`]) before it reaches a prompt.
 //!
+//! How well this retrieves is measured by [`eval`]: recall@k of lexical,
+//! vector and hybrid search on a sample knowledge base, through the same code.
+//!
 //! The model API ([`model`]) is here too, sans I/O like the other clients: requests to
 //! build and answers to read for chat completions with tools and for embeddings.
 //!
@@ -31,10 +37,13 @@
 pub mod bm25;
 pub mod chunk;
 pub mod clean;
+pub mod crawl;
+pub mod eval;
 pub mod fence;
 pub mod fusion;
 pub mod injection;
 pub mod model;
+pub mod pdf;
 pub mod retrieve;
 pub mod tokens;
 pub mod vector;
@@ -49,6 +58,7 @@ pub use clean::{html_to_text, normalise_text, page_title};
 pub use fence::{fence, FENCE_INSTRUCTION};
 pub use fusion::{reciprocal_rank_fusion, DEFAULT_RRF_K};
 pub use injection::{assess, Assessment};
+pub use pdf::{pdf_text, PdfError};
 pub use retrieve::{Hit, KnowledgeIndex};
 pub use tokens::tokenize;
 pub use vector::{decode_f32_le, encode_f32_le, BruteForceIndex, VectorError, VectorIndex};
