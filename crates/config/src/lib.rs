@@ -141,6 +141,9 @@ pub struct Config {
     pub openai_api_key: Option<SecretString>,
     /// The chat model the AI answers with. Default `gpt-4o-mini`.
     pub openai_model: String,
+    /// The embedding model knowledge passages and questions are embedded with, for
+    /// vector search beside the lexical one. Default none: lexical search alone.
+    pub openai_embedding_model: Option<String>,
     /// AI replies a location may send in 24 hours; beyond it the AI stays silent (and
     /// says why on the message's timeline). Default 500; 0 for no limit.
     pub ai_replies_per_day: u32,
@@ -276,6 +279,14 @@ impl Config {
                 let model = s.trim();
                 if model.is_empty() || model.len() > 200 || model.chars().any(char::is_control) {
                     Err("a model name, such as gpt-4o-mini".to_string())
+                } else {
+                    Ok(model.to_string())
+                }
+            })?,
+            openai_embedding_model: r.opt("openai_embedding_model", |s| {
+                let model = s.trim();
+                if model.is_empty() || model.len() > 200 || model.chars().any(char::is_control) {
+                    Err("a model name, such as text-embedding-3-small".to_string())
                 } else {
                     Ok(model.to_string())
                 }

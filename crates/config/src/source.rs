@@ -107,6 +107,7 @@ pub(crate) const SETTINGS: &[Spec] = &[
     text("openai_api_base"),
     secret("openai_api_key"),
     text("openai_model"),
+    text("openai_embedding_model"),
     number("ai_replies_per_day"),
     secret("smtp_url"),
     text("mail_from"),

@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod http;
 pub mod install;
 pub mod jobs;
+pub mod knowledge;
 pub mod live;
 pub mod mail;
 pub mod media;

@@ -182,7 +182,10 @@ fn demo_env(
         .iter()
         .any(|(name, _)| name.starts_with("SWITCHBOARD_OPENAI_API_KEY"));
     if !own_model {
-        env.retain(|(name, _)| !name.starts_with("SWITCHBOARD_OPENAI_API_BASE"));
+        env.retain(|(name, _)| {
+            !name.starts_with("SWITCHBOARD_OPENAI_API_BASE")
+                && !name.starts_with("SWITCHBOARD_OPENAI_EMBEDDING_MODEL")
+        });
         env.extend([
             (
                 "SWITCHBOARD_OPENAI_API_BASE".to_string(),
@@ -191,6 +194,12 @@ fn demo_env(
             (
                 "SWITCHBOARD_OPENAI_API_KEY".to_string(),
                 sandbox::OPENAI_SANDBOX_KEY.to_string(),
+            ),
+            // The sandbox's deterministic embeddings: the knowledge base searches by
+            // vector too, as it would with a real model.
+            (
+                "SWITCHBOARD_OPENAI_EMBEDDING_MODEL".to_string(),
+                "text-embedding-3-small".to_string(),
             ),
         ]);
     }

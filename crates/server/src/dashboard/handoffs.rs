@@ -144,9 +144,26 @@ pub async fn resolve(
         return refused;
     }
     let resume_ai = form.resume_ai.as_deref() == Some("1");
+    // The location may bring the AI back by itself a while later.
+    let later = match state.store.handoff(&viewer.scope, &id).await {
+        Ok(handoff) => state
+            .store
+            .agent_settings(&viewer.scope, &handoff.location_id)
+            .await
+            .ok()
+            .and_then(|s| s.reactivate_minutes)
+            .map(|minutes| {
+                crate::jobs::ai_reactivate::job(
+                    viewer.scope.agency_id(),
+                    &id,
+                    std::time::Duration::from_secs(u64::from(minutes) * 60),
+                )
+            }),
+        Err(e) => return store_error(&viewer, e),
+    };
     let done = state
         .store
-        .resolve_handoff(&viewer.scope, &id, resume_ai)
+        .resolve_handoff(&viewer.scope, &id, resume_ai, later)
         .await;
     redirect_or_page(&viewer, done, "/handoffs?state=resolved")
 }

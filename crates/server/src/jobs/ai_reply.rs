@@ -15,6 +15,7 @@
 //! apply) with actor `ai` and the idempotency key `ai:{message}`, so a rerun never sends a
 //! second one. Every decision lands on the contact's message timeline.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ai::model::{ChatMessage, ChatReply};
@@ -26,13 +27,14 @@ use store::repo::{ApiSend, ApiSent, MessageFilter};
 use store::{Paging, StoreError, TenantScope};
 
 use super::{outcome_of, storage, JobContext};
-use crate::agent::{self, prompt};
+use crate::agent::{self, memory, prompt, tools};
+use crate::knowledge;
 
 pub const AI_REPLY: &str = "ai_reply";
 /// At most one AI reply per contact within this gap.
 pub const MIN_GAP: Duration = Duration::from_secs(10);
 /// Model calls per reply: the first answer and tool rounds after it.
-pub const MAX_ROUNDS: usize = 3;
+pub const MAX_ROUNDS: usize = 4;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AiReply {
@@ -98,6 +100,58 @@ pub(super) async fn ai_reply(ctx: JobContext, _job: Job, p: AiReply) -> Outcome 
     }
 }
 
+/// Opens a handoff because the model asked for a person.
+async fn request_human(
+    ctx: &JobContext,
+    scope: &TenantScope,
+    agency: &domain::AgencyId,
+    conversation: &domain::ConversationId,
+    args: &Value,
+) -> Result<Value, Outcome> {
+    let reason = args
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or("the AI asked for a person")
+        .chars()
+        .take(200)
+        .collect::<String>();
+    let opened = ctx
+        .store
+        .open_handoff(
+            scope,
+            conversation,
+            &format!("the AI asked for a person: {reason}"),
+            "ai",
+            &super::handoff_notice::notice_job(agency),
+        )
+        .await
+        .map_err(storage)?;
+    Ok(
+        json!({"ok": true, "handoff_id": opened.id, "note": "A person will take over; tell the contact briefly."}),
+    )
+}
+
+/// The tool calls an earlier run of this job made and recorded (`ai.tool`), by tool and
+/// arguments, with their results: a rerun reuses them instead of calling again.
+async fn earlier_tool_results(
+    ctx: &JobContext,
+    scope: &TenantScope,
+    message: &MessageId,
+) -> Result<HashMap<(String, Value), Value>, Outcome> {
+    let timeline = found(ctx.store.message_timeline(scope, message).await)?;
+    Ok(timeline
+        .into_iter()
+        .filter(|e| e.kind == "ai.tool" && e.detail["result"]["ok"] == json!(true))
+        .filter_map(|e| {
+            let tool = e.detail["tool"].as_str()?.to_string();
+            Some((
+                (tool, e.detail["arguments"].clone()),
+                e.detail["result"].clone(),
+            ))
+        })
+        .collect())
+}
+
 fn found<T>(result: Result<T, StoreError>) -> Result<T, Outcome> {
     result.map_err(|e| match e {
         // Erased or purged since: nobody to answer.
@@ -108,9 +162,6 @@ fn found<T>(result: Result<T, StoreError>) -> Result<T, Outcome> {
 
 async fn run(ctx: &JobContext, p: &AiReply) -> Result<Outcome, Outcome> {
     let store = &ctx.store;
-    let Some(endpoint) = agent::endpoint(&ctx.config) else {
-        return Ok(Outcome::Completed);
-    };
     let agency = found(store.agency_of_message(&p.message_id).await)?;
     let scope = TenantScope::for_agency(&agency);
     let agency = agency.id;
@@ -137,6 +188,11 @@ async fn run(ctx: &JobContext, p: &AiReply) -> Result<Outcome, Outcome> {
     if contact.opted_out {
         return Ok(skip(ctx, &agency, id, "the contact opted out").await);
     }
+    let (endpoint, settings) =
+        found(agent::endpoint_for(store, &ctx.config, &scope, &location.id).await)?;
+    let Some(endpoint) = endpoint else {
+        return Ok(skip(ctx, &agency, id, "no model key is set for this location").await);
+    };
     let recent = found(
         store
             .messages_page(
@@ -183,7 +239,9 @@ async fn run(ctx: &JobContext, p: &AiReply) -> Result<Outcome, Outcome> {
         }
     }
 
-    let budget = ctx.config.ai_replies_per_day;
+    let budget = settings
+        .replies_per_day
+        .unwrap_or(ctx.config.ai_replies_per_day);
     if budget > 0 {
         let since = now - 24 * 3_600_000;
         let spent = store
@@ -202,15 +260,52 @@ async fn run(ctx: &JobContext, p: &AiReply) -> Result<Outcome, Outcome> {
     }
 
     let assessed = ai::assess(&message.body);
+    let mut usage = (0u64, 0u64);
+    let summary = memory::summary(
+        ctx,
+        &scope,
+        &endpoint,
+        &conversation.id,
+        &recent,
+        &mut usage,
+    )
+    .await?;
+    let found_passages = knowledge::search::search(
+        store,
+        &ctx.connectors.outbound,
+        &scope,
+        &location.id,
+        Some(&endpoint),
+        &message.body,
+        knowledge::search::TOP_K,
+    )
+    .await
+    .map_err(storage)?;
     let local_time = zone
         .clock_at(now)
         .map_or_else(|| "unknown".to_string(), |t| t.to_string());
     let mut messages = vec![ChatMessage::System {
-        content: prompt::system(&location, &local_time),
+        content: prompt::system(&prompt::Context {
+            location: &location,
+            strategy: &settings.strategy,
+            local_time: &local_time,
+            contact: &contact,
+            passages: &found_passages.passages,
+            summary: summary.text.as_deref(),
+            can_book: settings.calendar_id.is_some(),
+        }),
     }];
     messages.extend(prompt::history(&recent));
-    let tools = prompt::tools();
-    let mut usage = (0u64, 0u64);
+    let tools = tools::specs(&settings);
+    let runner = tools::Tools {
+        store,
+        ghl: &ctx.connectors.ghl,
+        location: &location,
+        contact: &contact,
+        settings: &settings,
+        now_ms: now,
+    };
+    let done_before = earlier_tool_results(ctx, &scope, id).await?;
     let mut calls = Vec::new();
     let mut handed_off = false;
     let mut answer: Option<ChatReply> = None;
@@ -226,42 +321,49 @@ async fn run(ctx: &JobContext, p: &AiReply) -> Result<Outcome, Outcome> {
         }
         messages.push(reply.as_message());
         for call in &reply.tool_calls {
-            let result = match (call.name.as_str(), call.arguments()) {
-                (prompt::REQUEST_HUMAN, Ok(args)) => {
-                    let reason = args
-                        .get("reason")
-                        .and_then(Value::as_str)
-                        .unwrap_or("the AI asked for a person")
-                        .chars()
-                        .take(200)
-                        .collect::<String>();
-                    let opened = store
-                        .open_handoff(
-                            &scope,
-                            &conversation.id,
-                            &format!("the AI asked for a person: {reason}"),
-                            "ai",
-                            &super::handoff_notice::notice_job(&agency),
-                        )
-                        .await
-                        .map_err(storage)?;
+            let args = call.arguments().map(Value::Object);
+            let result = match (call.name.as_str(), &args) {
+                (tools::REQUEST_HUMAN, Ok(args)) => {
                     handed_off = true;
-                    json!({"ok": true, "handoff_id": opened.id, "note": "A person will take over; tell the contact briefly."})
+                    request_human(ctx, &scope, &agency, &conversation.id, args).await?
                 }
-                (prompt::REQUEST_HUMAN, Err(why)) => json!({"ok": false, "error": why}),
-                (other, _) => {
-                    json!({"ok": false, "error": format!("there is no tool named {other}")})
-                }
+                (_, Err(why)) => json!({"ok": false, "error": why}),
+                (name, Ok(args)) => match done_before.get(&(name.to_string(), args.clone())) {
+                    // A rerun of this job: the call was made and recorded, it is not made
+                    // twice (a booking stays one booking).
+                    Some(result) => result.clone(),
+                    None => runner.run(name, args).await.unwrap_or_else(
+                        || json!({"ok": false, "error": format!("there is no tool named {name}")}),
+                    ),
+                },
             };
-            calls.push(json!({"tool": call.name, "arguments": call.arguments, "result": result}));
+            let record =
+                json!({"tool": call.name, "arguments": args.as_ref().ok(), "result": result});
+            note(ctx, &agency, id, "ai.tool", record.clone()).await?;
+            calls.push(record);
             messages.push(ChatMessage::Tool {
                 tool_call_id: call.id.clone(),
                 content: result.to_string(),
             });
         }
     }
+    let passages: Vec<Value> = found_passages
+        .passages
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id, "source_id": p.source_id, "title": p.title, "page_url": p.page_url,
+                "text": p.text, "score": p.score, "lexical_rank": p.lexical_rank,
+                "vector_rank": p.vector_rank, "injection_suspected": p.injection_suspected,
+            })
+        })
+        .collect();
     let detail = json!({
         "model": endpoint.chat_model,
+        "retrieval": found_passages.mode,
+        "retrieval_problem": found_passages.vector_problem,
+        "passages": passages,
+        "summary_through": summary.through_ms,
         "prompt_tokens": usage.0,
         "completion_tokens": usage.1,
         "tool_calls": calls,

@@ -204,10 +204,15 @@ async fn sync_inbound_steps(
 /// Queues the AI's answer (flow 3) when a model is configured and both AI switches are on;
 /// `ai_reply` checks everything again when it runs. Once per message (a unique key).
 async fn queue_ai_reply(ctx: &JobContext, c: &Context) -> Result<(), Stop> {
-    if crate::agent::endpoint(&ctx.config).is_none() || !c.location.ai_enabled {
+    if !c.location.ai_enabled {
         return Ok(());
     }
     let store = &ctx.store;
+    let (endpoint, _) =
+        crate::agent::endpoint_for(store, &ctx.config, &c.scope, &c.location.id).await?;
+    if endpoint.is_none() {
+        return Ok(());
+    }
     let conversation = store
         .conversation(&c.scope, &c.message.conversation_id)
         .await?;

@@ -6,7 +6,9 @@
 //! - `fail_in_ghl`: tell GHL a message it sent can't be delivered at all.
 //! - `provision`: set up a Marketplace install's locations and their tokens.
 //! - `ai_reply`: the AI answers a contact's message (flow 3).
+//! - `ai_reactivate`: the AI back on a while after a handoff resolved without it.
 //! - `handoff_notice`, `handoff_email`: email the agents who may take a new handoff.
+//! - `knowledge_ingest`: read a knowledge source (crawl, PDF, text) into passages.
 //! - `retention`: daily; removes expired messages' content and purges uninstalled
 //!   locations and agencies after their retention period.
 //!
@@ -14,10 +16,12 @@
 //! runs again: it checks what is already recorded before calling, and records the result
 //! right after. Every step lands on the message's timeline.
 
+pub mod ai_reactivate;
 pub mod ai_reply;
 mod deliver;
 mod ghl_sync;
 pub mod handoff_notice;
+pub mod knowledge_ingest;
 mod provision;
 pub mod purge;
 pub mod retention;
@@ -55,12 +59,20 @@ pub fn handlers(ctx: JobContext) -> Handlers {
         .on(retention::RETENTION, run(&ctx, retention::retention))
         .on(ai_reply::AI_REPLY, run(&ctx, ai_reply::ai_reply))
         .on(
+            ai_reactivate::AI_REACTIVATE,
+            run(&ctx, ai_reactivate::ai_reactivate),
+        )
+        .on(
             handoff_notice::HANDOFF_NOTICE,
             run(&ctx, handoff_notice::handoff_notice),
         )
         .on(
             handoff_notice::HANDOFF_EMAIL,
             run(&ctx, handoff_notice::handoff_email),
+        )
+        .on(
+            knowledge_ingest::KNOWLEDGE_INGEST,
+            run(&ctx, knowledge_ingest::knowledge_ingest),
         )
 }
 

@@ -120,8 +120,39 @@ impl Downloader {
         accept(self.download(request).await?)
     }
 
-    /// Runs `request` and reads at most `max_bytes` of its body.
+    /// A web page for the knowledge crawler: a GET with `user_agent`, within the same
+    /// limits and guard as media. Any status but a transient one (5xx, 429, 408) is
+    /// answered, so robots.txt's 404 can mean "no rules"; with it, the URL the answer came
+    /// from after redirects (links on the page are relative to it).
+    pub async fn page(
+        &self,
+        url: &str,
+        user_agent: &str,
+    ) -> Result<(ApiResponse, String), FetchError> {
+        let mut request =
+            channels::media_get(url).map_err(|e| FetchError::refused(e.to_string()))?;
+        if let Ok(agent) = axum::http::HeaderValue::from_str(user_agent) {
+            request.headers.insert(header::USER_AGENT, agent);
+        }
+        self.send_limited(request).await
+    }
+
+    /// Runs `request` and reads at most `max_bytes` of its body; anything but a 2xx is
+    /// refused.
     async fn download(&self, request: ApiRequest) -> Result<ApiResponse, FetchError> {
+        let (response, _) = self.send_limited(request).await?;
+        if !response.status.is_success() {
+            return Err(FetchError::refused(format!(
+                "it could not be fetched (HTTP {})",
+                response.status.as_u16()
+            )));
+        }
+        Ok(response)
+    }
+
+    /// Runs `request` and reads at most `max_bytes` of its body; transient statuses are
+    /// errors, others are answered with the final URL.
+    async fn send_limited(&self, request: ApiRequest) -> Result<(ApiResponse, String), FetchError> {
         if !self.allow_internal {
             self.refuse_internal(&request.url).await?;
         }
@@ -146,12 +177,7 @@ impl Downloader {
                 status.as_u16()
             )));
         }
-        if !status.is_success() {
-            return Err(FetchError::refused(format!(
-                "it could not be fetched (HTTP {})",
-                status.as_u16()
-            )));
-        }
+        let final_url = response.url().to_string();
         if let Some(length) = response.content_length() {
             if length > self.max_bytes {
                 return Err(self.too_large(Some(length)));
@@ -166,11 +192,12 @@ impl Downloader {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(ApiResponse {
+        let response = ApiResponse {
             status,
             headers: response.headers().clone(),
             body: body.freeze(),
-        })
+        };
+        Ok((response, final_url))
     }
 
     /// Refuses, before any request, a URL whose host is internal: an IP literal, or a

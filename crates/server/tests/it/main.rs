@@ -2,6 +2,7 @@
 //! (SQLite, or the PostgreSQL named by `SWITCHBOARD_TEST_DATABASE_URL`).
 #![allow(clippy::unwrap_used, missing_debug_implementations)]
 
+mod agent_journey;
 mod ai_reply;
 mod api;
 mod auth;
@@ -12,6 +13,7 @@ mod ghl_provider;
 mod handoffs;
 mod http;
 mod install;
+mod knowledge;
 mod live;
 mod mail;
 mod media;

@@ -78,6 +78,27 @@ impl Store {
         Agency::from_row(&row)
     }
 
+    /// The agency owning a knowledge source, for its ingest job, which then scopes to it.
+    pub async fn agency_of_knowledge_source(
+        &self,
+        source: &domain::KnowledgeSourceId,
+    ) -> Result<Agency, StoreError> {
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = sqlx::query(&format!(
+            "SELECT {columns} FROM agencies a JOIN knowledge_sources k ON k.agency_id = a.id \
+             WHERE k.id = $1"
+        ))
+        .bind(source.as_str())
+        .fetch_optional(self.db().reader())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Agency::from_row(&row)
+    }
+
     /// The agency owning a message, for operator tools (`switchboard trace`), which then
     /// scope to it.
     pub async fn agency_of_message(

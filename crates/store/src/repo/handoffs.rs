@@ -250,12 +250,15 @@ impl Store {
     }
 
     /// Resolves an open handoff; with `resume_ai` the AI answers the contact again.
-    /// Resolving one already resolved changes nothing and answers it as it is.
+    /// Without it, `later(handoff)` (the location's delayed reactivation, if it has one)
+    /// is enqueued in the same transaction. Resolving one already resolved changes
+    /// nothing and answers it as it is.
     pub async fn resolve_handoff(
         &self,
         scope: &TenantScope,
         id: &HandoffId,
         resume_ai: bool,
+        later: Option<NewJob>,
     ) -> Result<Handoff, StoreError> {
         let handoff = self.handoff(scope, id).await?;
         let mut tx = self.begin_for(scope).await?;
@@ -276,6 +279,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        if let (1, false, Some(job)) = (done.rows_affected(), resume_ai, later) {
+            self.queue().enqueue(&mut tx, job).await?;
+        }
         if done.rows_affected() == 1 {
             let event = changed(
                 scope.agency_id(),
@@ -288,5 +294,30 @@ impl Store {
         }
         tx.commit().await?;
         self.handoff(scope, id).await
+    }
+
+    /// The delayed reactivation after a handoff resolved without the AI: turns the
+    /// conversation's AI back on, unless another handoff was opened since (open or
+    /// resolved: people are still on it). Returns whether it did.
+    pub async fn reactivate_ai_after(
+        &self,
+        scope: &TenantScope,
+        id: &HandoffId,
+    ) -> Result<bool, StoreError> {
+        let handoff = self.handoff(scope, id).await?;
+        let mut tx = self.begin_for(scope).await?;
+        let done = sqlx::query(
+            "UPDATE conversations SET ai_enabled = 1, updated_at = $1 WHERE id = $2 \
+             AND ai_enabled = 0 AND NOT EXISTS (SELECT 1 FROM handoffs WHERE conversation_id = $2 \
+             AND id <> $3 AND (state <> 'resolved' OR created_at > $4))",
+        )
+        .bind(self.now_ms())
+        .bind(handoff.conversation_id.as_str())
+        .bind(id.as_str())
+        .bind(handoff.created_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -237,3 +237,61 @@ async fn agent_settings_keep_the_model_key_sealed_and_scoped() {
     ));
     tx.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_resolved_handoff_brings_the_ai_back_later_unless_people_are_on_it_again() {
+    let test = TestStore::new().await;
+    let store = &test.store;
+    let alpha = tenant(store, "alpha", "+15550000001").await;
+    let scope = TenantScope::for_agency(&alpha.agency);
+    let conversation = crate::repo::conversation(store, &alpha.channel, "+15550001111").await;
+    let notice = |_: &store::repo::Handoff| NewJob::new("handoff_notice", json!({}));
+    let later = || {
+        Some(NewJob::new("ai_reactivate", json!({})).delayed(std::time::Duration::from_secs(3600)))
+    };
+    let ai_on = async |id| store.conversation(&scope, id).await.unwrap().ai_enabled;
+
+    let first = store
+        .open_handoff(&scope, &conversation.id, "asked", "contact", &notice)
+        .await
+        .unwrap();
+    assert!(!ai_on(&conversation.id).await);
+    store
+        .resolve_handoff(&scope, &first.id, false, later())
+        .await
+        .unwrap();
+    let delayed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'ai_reactivate'")
+        .fetch_one(store.db().reader())
+        .await
+        .unwrap();
+    assert_eq!(delayed, 1, "the reactivation is queued with the resolve");
+    assert!(!ai_on(&conversation.id).await, "not yet");
+    assert!(store.reactivate_ai_after(&scope, &first.id).await.unwrap());
+    assert!(ai_on(&conversation.id).await);
+
+    // A second handoff since: its people are on it, the first one's timer changes nothing.
+    let second = store
+        .open_handoff(&scope, &conversation.id, "again", "contact", &notice)
+        .await
+        .unwrap();
+    store
+        .resolve_handoff(&scope, &second.id, false, None)
+        .await
+        .unwrap();
+    assert!(!store.reactivate_ai_after(&scope, &first.id).await.unwrap());
+    assert!(!ai_on(&conversation.id).await);
+    // Resolving with the AI back on right away queues nothing.
+    let third = store
+        .open_handoff(&scope, &conversation.id, "third", "contact", &notice)
+        .await
+        .unwrap();
+    store
+        .resolve_handoff(&scope, &third.id, true, later())
+        .await
+        .unwrap();
+    let delayed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'ai_reactivate'")
+        .fetch_one(store.db().reader())
+        .await
+        .unwrap();
+    assert_eq!(delayed, 1);
+}

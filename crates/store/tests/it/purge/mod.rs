@@ -141,6 +141,40 @@ pub(super) async fn fill(store: &Store, t: &Tenant) {
         )
         .await
         .unwrap();
+    // A knowledge base with one passage, and the agent's settings.
+    let ingest = |_: &store::repo::KnowledgeSource| {
+        store::queue::NewJob::new("knowledge_ingest", serde_json::json!({}))
+    };
+    let source = store
+        .add_knowledge_source(
+            &scope,
+            &t.location.id,
+            &store::repo::NewKnowledgeSource {
+                kind: "text".into(),
+                title: "FAQ".into(),
+                document: Some(b"We open at 9.".to_vec()),
+                ..Default::default()
+            },
+            &ingest,
+        )
+        .await
+        .unwrap();
+    let passage = store::repo::NewKnowledgeChunk {
+        page_url: None,
+        title: "FAQ".into(),
+        text: "We open at 9.".into(),
+        embedding: None,
+    };
+    store
+        .replace_knowledge_chunks(&scope, &source.id, 1, &[passage])
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    store
+        .set_agent_settings(&mut tx, &scope, &t.location.id, &Default::default())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
 }
 
 pub(super) async fn count(store: &Store, table: &str, column: &str, id: &str) -> i64 {
@@ -162,6 +196,9 @@ pub(super) async fn rows_of(store: &Store, location: &Location) -> Vec<i64> {
         "channels",
         "consent_events",
         "handoffs",
+        "knowledge_sources",
+        "knowledge_chunks",
+        "agent_settings",
     ] {
         counts.push(count(store, table, "location_id", id).await);
     }
@@ -286,14 +323,14 @@ async fn only_locations_past_their_purge_date_are_purged_and_a_tombstone_stays()
     assert!(store.purge_still_due(target, store.now_ms()).await.unwrap());
     assert_eq!(
         rows_of(store, &due.location).await,
-        vec![1, 2, 2, 1, 2, 1, 1, 1]
+        vec![1, 2, 2, 1, 2, 1, 1, 1, 1, 1, 1]
     );
     assert!(purge(store, target).await);
 
     // Gone, except the opt-out suppression; the row stays, marked, tokens gone.
     assert_eq!(
         rows_of(store, &due.location).await,
-        vec![0, 0, 0, 0, 0, 0, 0, 1]
+        vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
     );
     let receipts = count(
         store,
