@@ -33,11 +33,13 @@ mod dead_jobs;
 mod ghl_page;
 mod handoffs;
 mod inbox;
+mod knowledge;
 mod messages;
 pub(crate) mod page;
 mod send_box;
 mod session;
 mod settings;
+mod settings_agent;
 mod settings_ai;
 mod settings_keys;
 mod settings_users;
@@ -98,8 +100,18 @@ pub fn routes() -> Router<AppState> {
             get(settings_keys::show).post(settings_keys::create),
         )
         .route("/settings/keys/{id}/revoke", post(settings_keys::revoke))
+        .route("/knowledge", get(knowledge::show))
+        // A PDF may be bigger than the usual body limit: the form bounds its own.
+        .route(
+            "/knowledge/{id}/sources",
+            post(knowledge::add).layer(DefaultBodyLimit::max(knowledge::body_limit())),
+        )
+        .route("/knowledge/sources/{id}/refresh", post(knowledge::refresh))
+        .route("/knowledge/sources/{id}/delete", post(knowledge::delete))
         .route("/settings/ai", get(settings_ai::show))
         .route("/settings/ai/{id}", post(settings_ai::save))
+        .route("/settings/agent", get(settings_agent::show))
+        .route("/settings/agent/{id}", post(settings_agent::save))
         .route("/ghl/page", get(ghl_page::page))
         .route("/ghl/sso", post(ghl_page::sso))
         .route(

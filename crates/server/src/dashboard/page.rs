@@ -25,6 +25,8 @@ pub struct Layout {
     pub csrf: String,
     pub pending_handoffs: i64,
     pub may_replay: bool,
+    /// The viewer may manage the AI: the Knowledge entry shows.
+    pub may_manage_ai: bool,
     /// The newest event this page shows: its socket resumes after it.
     pub last_event: i64,
 }
@@ -66,6 +68,7 @@ impl Layout {
             csrf: viewer.csrf.clone(),
             pending_handoffs,
             may_replay: viewer.may(Permission::ReplayDeadJobs),
+            may_manage_ai: viewer.may(Permission::ManageAi),
         }
     }
 }
@@ -189,6 +192,7 @@ pub fn error_page(viewer: &Viewer, status: StatusCode, heading: &str, detail: &s
         csrf: viewer.csrf.clone(),
         pending_handoffs: 0,
         may_replay: viewer.may(Permission::ReplayDeadJobs),
+        may_manage_ai: viewer.may(Permission::ManageAi),
         last_event: 0,
     };
     render(

@@ -6,6 +6,7 @@ mod channel_flows;
 mod channels;
 mod flows;
 mod ghl_page;
+mod knowledge;
 mod pages;
 mod screenshots;
 mod settings;
