@@ -37,6 +37,9 @@ use std::time::Duration;
 use axum::Router;
 
 pub use faults::{FaultKind, FaultSpec};
+/// The sandbox model's deterministic embedding of a text (what `/openai/v1/embeddings`
+/// answers), for offline evaluation without a server.
+pub use openai::api::embed as openai_embed;
 pub use openai::SANDBOX_KEY as OPENAI_SANDBOX_KEY;
 pub use record::RecordedRequest;
 

@@ -45,12 +45,34 @@ pub enum Command {
     /// Measure this machine and print one JSON object of results.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Measure the AI's knowledge retrieval on the sample evaluation set.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Try it on this machine: the gateway on SQLite in a data folder, the sandbox
     /// simulators in-process, a seeded agency, location and SendBlue channel, and a
     /// scripted exchange. Reads no --config file and keeps to its data folder.
     Demo(DemoArgs),
     /// Run the sandbox simulators (GHL, SendBlue) alone, on their own port.
     Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Recall@k of lexical, vector and hybrid retrieval (docs/EVALUATION.md).
+    Retrieval(EvalRetrievalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalRetrievalArgs {
+    /// Passages retrieved per question.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub k: u16,
+    /// Use the sandbox's embeddings even when a model is configured.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Also write the figures into this file's marked table (docs/EVALUATION.md).
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod channel;
 pub mod cli;
 mod demo;
 mod dlq;
+mod eval;
 mod location;
 mod sandbox_cmd;
 mod startup;
@@ -36,6 +37,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             startup::rotate_keys(cli.config.as_deref(), args.batch).await
         }
         Command::Bench(command) => bench::run(command).await,
+        Command::Eval(cli::EvalCommand::Retrieval(args)) => {
+            eval::retrieval(cli.config.as_deref(), args).await
+        }
         Command::Demo(args) => demo::run(cli.config.as_deref(), args).await,
         Command::Sandbox(args) => sandbox_cmd::run(cli.config.as_deref(), args).await,
     }

@@ -9,7 +9,7 @@
 //! give close ones. Requests are checked as OpenAI checks them (the key, the model, a
 //! `tool` message answering a call of the assistant message before it, every call answered).
 
-mod api;
+pub(crate) mod api;
 mod control;
 
 use std::collections::VecDeque;
