@@ -14,6 +14,7 @@
 //! address and public URL, the GHL API and key) and reads no `--config` file. Other
 //! `SWITCHBOARD_*` settings (logging, worker tuning) apply as usual.
 
+mod agent;
 mod lines;
 mod script;
 mod seed;
@@ -94,6 +95,7 @@ pub(crate) async fn run(config_path: Option<&Path>, args: DemoArgs) -> Result<()
     let store = startup::migrated_store(&config).await?;
     let control = Control::new(&sandbox_base)?;
     let seeded = seed::seed(&store, &control, &config.public_url, &sandbox_base).await?;
+    agent::seed_agent(&store, &control, &seeded.scope).await?;
     sandbox.set_gateway_base_url(Some(config.public_url.clone()));
 
     let config = Arc::new(config);
@@ -273,6 +275,7 @@ fn print_banner(
     println!("Gateway");
     println!("  URL            {gateway}");
     println!("  dashboard      {gateway}/login (sign in with the login below)");
+    println!("  the AI         {gateway}/knowledge (its knowledge base) and {gateway}/settings/agent (strategy, model, calendar)");
     println!("  readiness      {gateway}/readyz");
     println!("  metrics        {gateway}/metrics");
     println!("  data folder    {dir} (SQLite database, master.key)");
@@ -289,6 +292,7 @@ fn print_banner(
     println!("  a contact      POST {sandbox}/_control/sendblue/inbound");
     println!("  a GHL user     POST {sandbox}/_control/ghl/outbound");
     println!("  GHL's view     GET  {sandbox}/_control/ghl/messages");
+    println!("  bookings       GET  {sandbox}/_control/ghl/appointments");
     println!("  SendBlue's     GET  {sandbox}/_control/sendblue/messages");
     println!("  received       GET  {sandbox}/_control/{{ghl,sendblue,webhooks}}/requests");
     println!("  faults         POST {sandbox}/_control/faults");
