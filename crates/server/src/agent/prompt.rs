@@ -32,6 +32,8 @@ pub struct Context<'a> {
     pub strategy: &'a str,
     pub local_time: &'a str,
     pub contact: &'a Contact,
+    /// The contact as GHL has it (tags, email), when it could be read.
+    pub on_file: Option<&'a ghl::Contact>,
     pub passages: &'a [Passage],
     pub summary: Option<&'a str>,
     /// Whether the booking tools are offered.
@@ -71,10 +73,10 @@ pub fn system(c: &Context<'_>) -> String {
         "\n\n# Context\nLocal time at {name}: {}.",
         c.local_time
     ));
-    let contact_name = c.contact.name.trim();
-    if !contact_name.is_empty() {
-        text.push_str("\nThe contact's name on file:\n");
-        text.push_str(&ai::fence("contact name", contact_name));
+    let facts = contact_facts(c.contact, c.on_file);
+    if !facts.is_empty() {
+        text.push_str("\nThe contact on file:\n");
+        text.push_str(&ai::fence("contact record", &facts));
     }
     if let Some(summary) = c.summary.filter(|s| !s.trim().is_empty()) {
         text.push_str("\n\n# Earlier in this conversation (a summary)\n");
@@ -90,6 +92,27 @@ pub fn system(c: &Context<'_>) -> String {
         }
     }
     text
+}
+
+/// What we know of the contact, one fact a line: their name, email and GHL tags.
+fn contact_facts(contact: &Contact, on_file: Option<&ghl::Contact>) -> String {
+    let mut facts = Vec::new();
+    let name = on_file
+        .and_then(|c| c.name.clone().or_else(|| c.first_name.clone()))
+        .unwrap_or_else(|| contact.name.clone());
+    if !name.trim().is_empty() {
+        facts.push(format!("name: {}", name.trim()));
+    }
+    if let Some(email) = on_file
+        .and_then(|c| c.email.clone())
+        .or_else(|| contact.email.clone())
+    {
+        facts.push(format!("email: {email}"));
+    }
+    if let Some(c) = on_file.filter(|c| !c.tags.is_empty()) {
+        facts.push(format!("tags: {}", c.tags.join(", ")));
+    }
+    facts.join("\n")
 }
 
 /// The instructions for folding older messages into the conversation's summary.

@@ -281,6 +281,23 @@ async fn run(ctx: &JobContext, p: &AiReply) -> Result<Outcome, Outcome> {
     )
     .await
     .map_err(storage)?;
+    // The contact as GHL has it: tags and fields agents set there. Best effort: a reply
+    // without them beats no reply.
+    let on_file = match &contact.ghl_contact_id {
+        Some(ghl_id) => ctx
+            .connectors
+            .ghl
+            .call(
+                store,
+                &location,
+                "get_contact",
+                |api| api.get_contact(ghl_id),
+                ghl::api::parse_contact,
+            )
+            .await
+            .ok(),
+        None => None,
+    };
     let local_time = zone
         .clock_at(now)
         .map_or_else(|| "unknown".to_string(), |t| t.to_string());
@@ -290,6 +307,7 @@ async fn run(ctx: &JobContext, p: &AiReply) -> Result<Outcome, Outcome> {
             strategy: &settings.strategy,
             local_time: &local_time,
             contact: &contact,
+            on_file: on_file.as_ref(),
             passages: &found_passages.passages,
             summary: summary.text.as_deref(),
             can_book: settings.calendar_id.is_some(),

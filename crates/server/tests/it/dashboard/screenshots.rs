@@ -38,6 +38,34 @@ async fn every_page_is_photographed_with_content() {
         .unwrap();
     tx.commit().await.unwrap();
     crate::api::bury_job(store, job).await;
+    // A knowledge source, read.
+    let scope = d.bridge.agency_scope().await;
+    let source = store
+        .add_knowledge_source(
+            &scope,
+            &d.bridge.location.id,
+            &store::repo::NewKnowledgeSource {
+                kind: "text".into(),
+                title: "Clinic FAQ".into(),
+                document: Some(
+                    b"We are open Monday to Friday, 8am to 5pm. A cleaning is $120.".to_vec(),
+                ),
+                ..Default::default()
+            },
+            &server::jobs::knowledge_ingest::job(scope.agency_id().clone()),
+        )
+        .await
+        .unwrap();
+    d.bridge
+        .eventually("the FAQ to be read", async |_| {
+            store
+                .knowledge_source(&scope, &source.id)
+                .await
+                .unwrap()
+                .state
+                == "ready"
+        })
+        .await;
 
     let b = Browser::start().await;
     b.goto(&d.url("/login")).await;
@@ -79,6 +107,8 @@ async fn every_page_is_photographed_with_content() {
         ("/settings/users", "main", "settings-users"),
         ("/settings/keys", "main", "settings-keys"),
         ("/settings/ai", "form.location-ai", "settings-ai"),
+        ("/settings/agent", "form.location-agent", "settings-agent"),
+        ("/knowledge", ".source.state-ready", "knowledge"),
     ] {
         b.goto(&d.url(path)).await;
         b.wait_for(ready).await;
