@@ -316,3 +316,65 @@ async fn a_spent_daily_budget_silences_the_ai_and_says_why() {
         .any(|t| t == "Second answer."));
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_older_than_the_window_are_folded_into_a_summary_the_model_reads() {
+    let (bridge, scope) = start().await;
+    set_ai(&bridge, &scope, false, None).await;
+    for n in 1..=14 {
+        write_in(&bridge, &format!("Note {n}: my budget is {n}00 dollars")).await;
+    }
+    bridge
+        .eventually("the 14 messages to reach GHL", async |b| {
+            b.ghl_messages().await.len() >= 14
+        })
+        .await;
+    set_ai(&bridge, &scope, true, None).await;
+    script(
+        &bridge,
+        json!([
+            {"content": "The contact keeps raising their budget, up to 200 dollars so far."},
+            {"content": "Thanks, noted."},
+        ]),
+    )
+    .await;
+    write_in(&bridge, "And one more thing").await;
+    bridge
+        .eventually("the answer", async |b| {
+            sent_texts(b).await.iter().any(|t| t == "Thanks, noted.")
+        })
+        .await;
+    let calls = model_calls(&bridge).await;
+    let chats: Vec<&Value> = calls
+        .iter()
+        .filter(|c| {
+            c["path"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("/chat/completions")
+        })
+        .collect();
+    assert_eq!(chats.len(), 2, "one summary, one answer: {calls:?}");
+    let folded = chats[0]["body"]["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        folded.contains("Note 1:") && folded.contains("Note 3:") && !folded.contains("Note 4:"),
+        "the three messages older than the last 12 are folded: {folded}"
+    );
+    let system = chats[1]["body"]["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.contains("up to 200 dollars so far"),
+        "the answer's prompt carries the summary: {system}"
+    );
+    let conversation = thread(&bridge, &scope).await[0].conversation_id.clone();
+    let summary = bridge
+        .test
+        .store
+        .conversation_summary(&scope, &conversation)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.text.as_deref(),
+        Some("The contact keeps raising their budget, up to 200 dollars so far.")
+    );
+    bridge.stop().await;
+}

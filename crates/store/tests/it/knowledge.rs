@@ -295,3 +295,54 @@ async fn a_resolved_handoff_brings_the_ai_back_later_unless_people_are_on_it_aga
         .unwrap();
     assert_eq!(delayed, 1);
 }
+
+#[tokio::test]
+async fn a_summary_only_moves_forward_and_erasure_clears_it() {
+    let test = TestStore::new().await;
+    let store = &test.store;
+    let alpha = tenant(store, "alpha", "+15550000001").await;
+    let bravo = tenant(store, "bravo", "+15550000002").await;
+    let scope = TenantScope::for_agency(&alpha.agency);
+    let conversation = crate::repo::conversation(store, &alpha.channel, "+15550001111").await;
+    let id = &conversation.id;
+    assert_eq!(
+        store.conversation_summary(&scope, id).await.unwrap(),
+        Default::default()
+    );
+    assert!(store
+        .set_conversation_summary(&scope, id, "Wants whitening.", 2_000)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .set_conversation_summary(&scope, id, "Older.", 1_000)
+            .await
+            .unwrap(),
+        "a summary of fewer messages never replaces a newer one"
+    );
+    let other = TenantScope::for_agency(&bravo.agency);
+    assert!(matches!(
+        store.conversation_summary(&other, id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(!store
+        .set_conversation_summary(&other, id, "Hijack.", 9_000)
+        .await
+        .unwrap());
+    let summary = store.conversation_summary(&scope, id).await.unwrap();
+    assert_eq!(
+        (summary.text.as_deref(), summary.through_ms),
+        (Some("Wants whitening."), Some(2_000))
+    );
+
+    let mut tx = store.begin().await.unwrap();
+    store
+        .erase_contact(&mut tx, &scope, &conversation.contact_id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.conversation_summary(&scope, id).await.unwrap(),
+        Default::default()
+    );
+}

@@ -45,8 +45,10 @@ pub(crate) async fn seed_agent(
         .as_str()
         .context("the calendar's id")?
         .to_string();
-    let mut change = AgentSettingsChange::default();
-    change.settings = store.agent_settings(scope, &location.id).await?;
+    let mut change = AgentSettingsChange {
+        settings: store.agent_settings(scope, &location.id).await?,
+        ..Default::default()
+    };
     if change.settings.strategy.is_empty() {
         change.settings.strategy = STRATEGY.to_string();
     }

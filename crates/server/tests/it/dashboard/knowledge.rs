@@ -303,3 +303,62 @@ async fn the_agent_settings_save_a_strategy_a_sealed_key_and_a_real_calendar() {
     );
     d.bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handoff_resolved_without_the_ai_brings_it_back_after_the_locations_delay() {
+    let d = Dashboard::start().await;
+    let store = &d.bridge.test.store;
+    let scope = d.bridge.agency_scope().await;
+    let mut change = store::repo::AgentSettingsChange::default();
+    change.settings.reactivate_minutes = Some(30);
+    let mut tx = store.begin().await.unwrap();
+    store
+        .set_agent_settings(&mut tx, &scope, &d.bridge.location.id, &change)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut s = Session::new(&d);
+    s.sign_in(EMAIL).await;
+    let conversation = super::pages::inbound(&d, &mut s, "Hello").await;
+    let csrf = s.csrf();
+    s.post(&format!("/inbox/{conversation}/handoff"), &csrf, &[])
+        .await;
+    let queue = s.get("/handoffs").await.text().await.unwrap();
+    let id = queue
+        .split("id=\"handoff-hof_")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let id = format!("hof_{id}");
+    let before = store.now_ms();
+    let resolved = s.post(&format!("/handoffs/{id}/resolve"), &csrf, &[]).await;
+    assert_eq!(resolved.status(), StatusCode::SEE_OTHER);
+    let ai_on = async || {
+        store
+            .conversation(&scope, &conversation.parse().unwrap())
+            .await
+            .unwrap()
+            .ai_enabled
+    };
+    assert!(!ai_on().await, "resolved without the AI: still off");
+    let run_at: i64 = sqlx::query_scalar("SELECT run_at FROM jobs WHERE kind = 'ai_reactivate'")
+        .fetch_one(store.db().reader())
+        .await
+        .unwrap();
+    let delay = run_at - before;
+    assert!(
+        (29 * 60_000..=31 * 60_000).contains(&delay),
+        "due in 30 minutes: {delay} ms"
+    );
+    // Half an hour later (made due now), the AI is back.
+    sqlx::query("UPDATE jobs SET run_at = 0 WHERE kind = 'ai_reactivate'")
+        .execute(store.db().writer())
+        .await
+        .unwrap();
+    d.bridge
+        .eventually("the AI to come back", async |_| ai_on().await)
+        .await;
+    d.bridge.stop().await;
+}
