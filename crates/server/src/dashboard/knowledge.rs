@@ -253,17 +253,11 @@ pub async fn add(
     Path(id): Path<String>,
     AddInput(form): AddInput,
 ) -> Response {
-    let location = match id.parse() {
-        Ok(id) => state.store.location(&viewer.scope, &id).await,
-        Err(_) => Err(store::StoreError::NotFound),
-    };
-    let location = match location {
-        Ok(location) => location,
-        Err(e) => return store_error(&viewer, e),
-    };
-    if let Err(refused) = viewer.require(Permission::ManageAi) {
-        return refused;
-    }
+    let location =
+        match super::viewer::location_to_change(&state, &viewer, &id, Permission::ManageAi).await {
+            Ok(location) => location,
+            Err(refused) => return refused,
+        };
     let new = match validate(form) {
         Ok(new) => new,
         Err(errors) => {

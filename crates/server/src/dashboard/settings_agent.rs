@@ -332,17 +332,11 @@ pub async fn save(
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<AgentFields>,
 ) -> Response {
-    let location = match id.parse() {
-        Ok(id) => state.store.location(&viewer.scope, &id).await,
-        Err(_) => Err(store::StoreError::NotFound),
-    };
-    let location = match location {
-        Ok(location) => location,
-        Err(e) => return store_error(&viewer, e),
-    };
-    if let Err(refused) = viewer.require(Permission::ManageAi) {
-        return refused;
-    }
+    let location =
+        match super::viewer::location_to_change(&state, &viewer, &id, Permission::ManageAi).await {
+            Ok(location) => location,
+            Err(refused) => return refused,
+        };
     let store = &state.store;
     let stored = match store.agent_settings(&viewer.scope, &location.id).await {
         Ok(stored) => stored,

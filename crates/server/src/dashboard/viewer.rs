@@ -63,6 +63,24 @@ impl Viewer {
     }
 }
 
+/// The location `id` (from a form's path) when the viewer may act on it with
+/// `permission`. Looked up first, so another tenant's location is a 404 whatever the
+/// viewer's role, exactly like a missing one; then the role is checked (403).
+pub async fn location_to_change(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    permission: Permission,
+) -> Result<store::repo::Location, Response> {
+    let found = match id.parse() {
+        Ok(id) => state.store.location(&viewer.scope, &id).await,
+        Err(_) => Err(store::StoreError::NotFound),
+    };
+    let location = found.map_err(|e| super::page::store_error(viewer, e))?;
+    viewer.require(permission)?;
+    Ok(location)
+}
+
 /// Where a request without a session goes: renewal, then back to `path`.
 pub fn resume_redirect(path: &str) -> Response {
     let next = url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>();

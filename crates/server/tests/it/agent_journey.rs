@@ -7,36 +7,14 @@ use serde_json::{json, Value};
 use store::repo::{AgentSettingsChange, LocationAi, MessageEvent};
 use store::TenantScope;
 
-use crate::bridge::{Bridge, LINE};
+use crate::ai_reply::{script, sent_texts, write_from};
+use crate::bridge::Bridge;
 use crate::knowledge::{add_source, clinic_site, settled, website, ROBOTS};
 
 const CONTACT: &str = "+19998887030";
 
 async fn write_in(bridge: &Bridge, text: &str) {
-    bridge
-        .control(
-            "/sendblue/inbound",
-            json!({"line": LINE, "from": CONTACT, "content": text}),
-        )
-        .await;
-}
-
-async fn script(bridge: &Bridge, replies: Value) {
-    bridge
-        .control("/openai/script", json!({"replies": replies}))
-        .await;
-}
-
-async fn sent_texts(bridge: &Bridge) -> Vec<String> {
-    bridge
-        .get("/sendblue/messages")
-        .await
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["is_outbound"] == true)
-        .filter_map(|m| m["content"].as_str().map(str::to_string))
-        .collect()
+    write_from(bridge, CONTACT, text).await;
 }
 
 /// Waits for `text` to reach the contact.

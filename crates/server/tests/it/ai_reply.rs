@@ -30,7 +30,7 @@ async fn write_in(bridge: &Bridge, text: &str) {
     write_from(bridge, CONTACT, text).await;
 }
 
-async fn write_from(bridge: &Bridge, contact: &str, text: &str) {
+pub(crate) async fn write_from(bridge: &Bridge, contact: &str, text: &str) {
     bridge
         .control(
             "/sendblue/inbound",
@@ -39,7 +39,7 @@ async fn write_from(bridge: &Bridge, contact: &str, text: &str) {
         .await;
 }
 
-async fn script(bridge: &Bridge, replies: Value) {
+pub(crate) async fn script(bridge: &Bridge, replies: Value) {
     bridge
         .control("/openai/script", json!({"replies": replies}))
         .await;
@@ -98,7 +98,7 @@ async fn model_calls(bridge: &Bridge) -> Vec<Value> {
 }
 
 /// What SendBlue sent to contacts (its list also holds what they wrote in).
-async fn sent_texts(bridge: &Bridge) -> Vec<String> {
+pub(crate) async fn sent_texts(bridge: &Bridge) -> Vec<String> {
     bridge
         .get("/sendblue/messages")
         .await
