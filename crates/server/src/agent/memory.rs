@@ -44,7 +44,7 @@ pub async fn summary(
         .messages_to_summarise(scope, conversation, stored.through_ms, oldest, FOLD_AT_ONCE)
         .await
         .map_err(storage)?;
-    let Some(newest) = older.last() else {
+    let (Some(oldest_folded), Some(newest)) = (older.first(), older.last()) else {
         return Ok(stored);
     };
     let request = prompt::summary_request(stored.text.as_deref(), &older);
@@ -65,7 +65,13 @@ pub async fn summary(
         return Ok(stored);
     };
     store
-        .set_conversation_summary(scope, conversation, &text, newest.created_at_ms)
+        .set_conversation_summary(
+            scope,
+            conversation,
+            &text,
+            oldest_folded.created_at_ms,
+            newest.created_at_ms,
+        )
         .await
         .map_err(storage)?;
     Ok(ConversationSummary {

@@ -57,6 +57,8 @@ pub struct Sweep {
     pub media_removed: usize,
     /// Consent events whose words were cleared.
     pub consent_words_cleared: u64,
+    /// AI conversation summaries cleared because they covered expired messages.
+    pub summaries_cleared: u64,
     /// Locations whose data was purged.
     pub locations_purged: Vec<domain::LocationId>,
     /// Agencies whose own data (installs, receipts, jobs) was purged.
@@ -114,6 +116,7 @@ pub(super) async fn retention(ctx: JobContext, _job: Job, _p: Retention) -> Outc
                 messages_expired = done.messages_expired,
                 media_removed = done.media_removed,
                 consent_words_cleared = done.consent_words_cleared,
+                summaries_cleared = done.summaries_cleared,
                 locations_purged = done.locations_purged.len(),
                 agencies_purged = done.agencies_purged.len(),
                 "retention run finished"
@@ -143,6 +146,18 @@ pub async fn sweep(
             let cleared = store.expire_consent_words(&mut tx, cutoff, batch).await?;
             tx.commit().await?;
             done.consent_words_cleared += cleared;
+            if cleared == 0 {
+                break;
+            }
+        }
+        // The AI's summaries quote what contacts wrote: one covering expired messages goes.
+        loop {
+            let mut tx = store.begin().await?;
+            let cleared = store
+                .expire_conversation_summaries(&mut tx, cutoff, batch)
+                .await?;
+            tx.commit().await?;
+            done.summaries_cleared += cleared;
             if cleared == 0 {
                 break;
             }

@@ -30,9 +30,11 @@ CREATE TABLE agent_settings (
 
 -- The rolling summary of a conversation's older messages: what the model is told about
 -- everything before the last 12 messages, folded in as messages age out of that window.
--- summary_through: created_at of the newest message the summary covers. Erasure clears it
--- (it may quote the contact).
+-- summary_through: created_at of the newest message the summary covers; summary_from: of
+-- the oldest. Erasure clears the summary (it may quote the contact), and so does message
+-- retention once summary_from is past it.
 ALTER TABLE conversations ADD COLUMN summary TEXT;
+ALTER TABLE conversations ADD COLUMN summary_from BIGINT;
 ALTER TABLE conversations ADD COLUMN summary_through BIGINT;
 
 -- A knowledge source: a website (crawled same-site within depth and page limits), a PDF

@@ -3,7 +3,9 @@
 //!
 //! As messages age out of the window they are folded into the summary, and
 //! `summary_through` records the newest message folded in, so each message is summarised
-//! once and a retry folds nothing twice. The summary only moves forward.
+//! once and a retry folds nothing twice. The summary only moves forward. `summary_from`
+//! records the oldest message it covers: message retention clears a summary once that
+//! one's content has expired, and the next summary starts from messages still kept.
 
 use domain::ConversationId;
 use sqlx::Row;
@@ -71,20 +73,23 @@ impl Store {
         rows.iter().map(Message::from_row).collect()
     }
 
-    /// Stores a new summary covering messages created up to `through_ms`, unless a newer
-    /// one is already stored. Returns whether it was stored.
+    /// Stores a new summary covering messages created from `from_ms` (kept when the new
+    /// summary extends a stored one) up to `through_ms`, unless a newer one is already
+    /// stored. Returns whether it was stored.
     pub async fn set_conversation_summary(
         &self,
         scope: &TenantScope,
         id: &ConversationId,
         text: &str,
+        from_ms: i64,
         through_ms: i64,
     ) -> Result<bool, StoreError> {
         let (agency, only) = scope.binds();
         let mut tx = self.begin_for(scope).await?;
         let done = sqlx::query(&format!(
-            "UPDATE conversations SET summary = $1, summary_through = $2 WHERE id = $3 AND {} \
-             AND (summary_through IS NULL OR summary_through < $2)",
+            "UPDATE conversations SET summary = $1, summary_through = $2, \
+             summary_from = CASE WHEN summary IS NULL THEN $6 ELSE summary_from END \
+             WHERE id = $3 AND {} AND (summary_through IS NULL OR summary_through < $2)",
             super::scope_filter(4, 5)
         ))
         .bind(text)
@@ -92,9 +97,30 @@ impl Store {
         .bind(id.as_str())
         .bind(agency)
         .bind(only)
+        .bind(from_ms)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Message retention: clears up to `limit` summaries that cover a message created
+    /// before `before_ms` (whose content has expired). `summary_through` stays, so what
+    /// was folded is not folded again. Returns how many.
+    pub async fn expire_conversation_summaries(
+        &self,
+        tx: &mut crate::tx::Tx,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "UPDATE conversations SET summary = NULL, summary_from = NULL WHERE id IN \
+             (SELECT id FROM conversations WHERE summary IS NOT NULL AND summary_from < $1 LIMIT $2)",
+        )
+        .bind(before_ms)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .execute(&mut **tx)
+        .await?;
+        Ok(result.rows_affected())
     }
 }

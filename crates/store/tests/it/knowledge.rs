@@ -297,7 +297,7 @@ async fn a_resolved_handoff_brings_the_ai_back_later_unless_people_are_on_it_aga
 }
 
 #[tokio::test]
-async fn a_summary_only_moves_forward_and_erasure_clears_it() {
+async fn a_summary_only_moves_forward_and_retention_and_erasure_clear_it() {
     let test = TestStore::new().await;
     let store = &test.store;
     let alpha = tenant(store, "alpha", "+15550000001").await;
@@ -310,12 +310,12 @@ async fn a_summary_only_moves_forward_and_erasure_clears_it() {
         Default::default()
     );
     assert!(store
-        .set_conversation_summary(&scope, id, "Wants whitening.", 2_000)
+        .set_conversation_summary(&scope, id, "Wants whitening.", 500, 2_000)
         .await
         .unwrap());
     assert!(
         !store
-            .set_conversation_summary(&scope, id, "Older.", 1_000)
+            .set_conversation_summary(&scope, id, "Older.", 100, 1_000)
             .await
             .unwrap(),
         "a summary of fewer messages never replaces a newer one"
@@ -326,7 +326,7 @@ async fn a_summary_only_moves_forward_and_erasure_clears_it() {
         Err(StoreError::NotFound)
     ));
     assert!(!store
-        .set_conversation_summary(&other, id, "Hijack.", 9_000)
+        .set_conversation_summary(&other, id, "Hijack.", 100, 9_000)
         .await
         .unwrap());
     let summary = store.conversation_summary(&scope, id).await.unwrap();
@@ -334,6 +334,46 @@ async fn a_summary_only_moves_forward_and_erasure_clears_it() {
         (summary.text.as_deref(), summary.through_ms),
         (Some("Wants whitening."), Some(2_000))
     );
+
+    // Retention: a summary covering a message older than the cutoff goes, the mark stays.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        store
+            .expire_conversation_summaries(&mut tx, 400, 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .expire_conversation_summaries(&mut tx, 600, 10)
+            .await
+            .unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+    let expired = store.conversation_summary(&scope, id).await.unwrap();
+    assert_eq!((expired.text, expired.through_ms), (None, Some(2_000)));
+    // The next summary starts from the messages it folds then.
+    assert!(store
+        .set_conversation_summary(&scope, id, "Booked a cleaning.", 2_500, 3_000)
+        .await
+        .unwrap());
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        store
+            .expire_conversation_summaries(&mut tx, 2_000, 10)
+            .await
+            .unwrap(),
+        0
+    );
+    tx.commit().await.unwrap();
+    assert!(store
+        .conversation_summary(&scope, id)
+        .await
+        .unwrap()
+        .text
+        .is_some());
 
     let mut tx = store.begin().await.unwrap();
     store
