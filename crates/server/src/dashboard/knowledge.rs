@@ -57,9 +57,11 @@ async fn knowledge_page(
         Ok(sources) => sources,
         Err(e) => return store_error(viewer, e),
     };
-    let busy = sources
-        .iter()
-        .any(|s| s.state == "queued" || s.state == "ingesting");
+    // A refused form is not reloaded away: its errors stay until the viewer acts.
+    let busy = refused.is_none()
+        && sources
+            .iter()
+            .any(|s| s.state == "queued" || s.state == "ingesting");
     let status = if refused.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
