@@ -14,9 +14,11 @@
 #![forbid(unsafe_code)]
 
 mod event;
+mod meter;
 mod signature;
 
 pub use event::{parse_event, BillingChange, EventError, StripeEvent};
+pub use meter::{classify, meter_event_request, parse_meter_event, MeterEvent};
 pub use signature::{signature_header, verify_signature, SignatureError};
 
 /// Stripe's default tolerance.
