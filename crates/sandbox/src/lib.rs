@@ -2,12 +2,12 @@
 //! Faithful simulators of the vendor APIs Switchboard talks to, on one port.
 //!
 //! The gateway is tested, demonstrated and benchmarked against these simulators instead of the
-//! real GoHighLevel, SendBlue, Twilio, WhatsApp Cloud API, UniPile and OpenAI. They are built from the vendors' published references (GHL's
+//! real GoHighLevel, SendBlue, Twilio, WhatsApp Cloud API, UniPile, OpenAI and Stripe. They are built from the vendors' published references (GHL's
 //! official OpenAPI files are embedded and enforced), and they lean to the strict side wherever the
 //! references leave room: a gateway that passes against the sandbox must work against the real APIs.
 //!
 //! Each simulator lives under its own prefix (`/ghl`, `/sendblue`, `/twilio`, `/whatsapp`,
-//! `/unipile`, `/openai`, and `/media`, a host for attachments) with the vendor's own paths, so a client
+//! `/unipile`, `/openai`, `/stripe`, and `/media`, a host for attachments) with the vendor's own paths, so a client
 //! whose base URL is `http://HOST/ghl` works unchanged. A control API under `/_control`
 //! drives them: seed installs and accounts, make a GHL user or a contact "write", inject faults,
 //! read what each simulator received.
@@ -25,6 +25,7 @@ mod openai;
 mod record;
 mod sendblue;
 mod shared;
+mod stripe;
 mod twilio;
 mod unipile;
 mod webhook;
@@ -42,6 +43,7 @@ pub use faults::{FaultKind, FaultSpec};
 pub use openai::api::embed as openai_embed;
 pub use openai::SANDBOX_KEY as OPENAI_SANDBOX_KEY;
 pub use record::RecordedRequest;
+pub use stripe::WEBHOOK_SECRET as STRIPE_WEBHOOK_SECRET;
 
 use shared::{Inner, Shared};
 
@@ -126,6 +128,7 @@ pub(crate) const SIMULATORS: &[Simulator] = &[
     whatsapp::SIMULATOR,
     media::SIMULATOR,
     openai::SIMULATOR,
+    stripe::SIMULATOR,
 ];
 
 /// The set of simulators and their in-memory state. Cheap to clone: clones share state.

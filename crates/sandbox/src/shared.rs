@@ -14,7 +14,9 @@ use tokio::sync::watch;
 
 use crate::faults::FaultBook;
 use crate::record::Recorder;
-use crate::{ghl, media, openai, sendblue, twilio, unipile, whatsapp, SandboxOptions, SIMULATORS};
+use crate::{
+    ghl, media, openai, sendblue, stripe, twilio, unipile, whatsapp, SandboxOptions, SIMULATORS,
+};
 
 /// A refusal already shaped as the vendor's error response, boxed so `Result`s stay small.
 pub(crate) type Reject = Box<axum::response::Response>;
@@ -62,6 +64,7 @@ pub(crate) struct Inner {
     pub whatsapp: Mutex<whatsapp::WhatsappState>,
     pub media: Mutex<media::MediaState>,
     pub openai: Mutex<openai::OpenaiState>,
+    pub stripe: Mutex<stripe::StripeState>,
     ghl_key: SigningKey,
     pub http: reqwest::Client,
     shutdown: watch::Sender<bool>,
@@ -93,6 +96,7 @@ impl Inner {
             whatsapp: Mutex::new(whatsapp::WhatsappState::default()),
             media: Mutex::new(media::MediaState::default()),
             openai: Mutex::new(openai::OpenaiState::default()),
+            stripe: Mutex::new(stripe::StripeState::default()),
             ghl_key: SigningKey::from_bytes(&seed),
             http,
             shutdown: watch::channel(false).0,

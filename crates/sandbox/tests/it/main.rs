@@ -11,6 +11,7 @@ mod ghl_messages;
 mod media;
 mod openai;
 mod sendblue;
+mod stripe;
 mod twilio;
 mod unipile;
 mod whatsapp;
