@@ -8,6 +8,7 @@ mod ghl_provider;
 mod ingest;
 mod lifecycle;
 mod outbound_intake;
+mod stripe;
 
 pub use ghl_provider::{line_pacing_key, DELIVER, FAIL_IN_GHL};
 pub use ingest::{ghl_pacing_key, sync_status_job, SYNC_INBOUND, SYNC_STATUS};
@@ -23,6 +24,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/webhooks/ghl", post(ghl_marketplace::receive))
         .route("/webhooks/ghl/provider", post(ghl_provider::receive))
+        .route("/webhooks/stripe", post(stripe::receive))
         .route(
             "/webhooks/{provider}/{channel_id}",
             post(channel::receive).get(channel::handshake),

@@ -19,6 +19,7 @@ mod mail;
 mod media;
 mod retention;
 mod sendblue;
+mod stripe;
 mod twilio;
 mod unipile;
 mod whatsapp;
