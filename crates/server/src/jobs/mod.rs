@@ -7,6 +7,7 @@
 //! - `provision`: set up a Marketplace install's locations and their tokens.
 //! - `ai_reply`: the AI answers a contact's message (flow 3).
 //! - `ai_reactivate`: the AI back on a while after a handoff resolved without it.
+//! - `billing_meter`: a day's usage reported to Stripe as meter events.
 //! - `handoff_notice`, `handoff_email`: email the agents who may take a new handoff.
 //! - `knowledge_ingest`: read a knowledge source (crawl, PDF, text) into passages.
 //! - `retention`: daily; removes expired messages' content and purges uninstalled
@@ -18,6 +19,7 @@
 
 pub mod ai_reactivate;
 pub mod ai_reply;
+pub mod billing_meter;
 mod deliver;
 mod ghl_sync;
 pub mod handoff_notice;
@@ -58,6 +60,10 @@ pub fn handlers(ctx: JobContext) -> Handlers {
         .on(crate::install::PROVISION, run(&ctx, provision::provision))
         .on(retention::RETENTION, run(&ctx, retention::retention))
         .on(ai_reply::AI_REPLY, run(&ctx, ai_reply::ai_reply))
+        .on(
+            billing_meter::BILLING_METER,
+            run(&ctx, billing_meter::billing_meter),
+        )
         .on(
             ai_reactivate::AI_REACTIVATE,
             run(&ctx, ai_reactivate::ai_reactivate),

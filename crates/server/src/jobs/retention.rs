@@ -1,4 +1,6 @@
 //! `retention`: the daily job that removes what Switchboard no longer may or need keep.
+//! With billing on (`SWITCHBOARD_STRIPE_API_KEY`), it also queues yesterday's
+//! `billing_meter` report.
 //!
 //! 1. **Message retention** (`SWITCHBOARD_MESSAGE_RETENTION_DAYS`, `0` = forever):
 //!    messages older than the period lose their content (text, attachment references,
@@ -109,6 +111,19 @@ pub async fn schedule_next(store: &Store) -> Result<Option<JobId>, StoreError> {
 pub(super) async fn retention(ctx: JobContext, _job: Job, _p: Retention) -> Outcome {
     if let Err(e) = schedule_next(&ctx.store).await {
         return super::storage(e);
+    }
+    if ctx.config.stripe_api_key.is_some() {
+        // Yesterday is complete: its usage goes to Stripe (once: a unique job).
+        let yesterday = ctx.store.now_ms().div_euclid(DAY_MS) - 1;
+        let (job, key) = super::billing_meter::job(yesterday);
+        let queued = async {
+            let mut tx = ctx.store.begin().await?;
+            ctx.store.queue().enqueue_unique(&mut tx, job, &key).await?;
+            tx.commit().await
+        };
+        if let Err(e) = queued.await {
+            return super::storage(e);
+        }
     }
     match sweep(&ctx.store, &ctx.media.store, &ctx.config, BATCH).await {
         Ok(done) => {

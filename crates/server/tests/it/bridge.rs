@@ -91,6 +91,11 @@ impl Bridge {
                 "SWITCHBOARD_OPENAI_API_BASE".to_string(),
                 format!("{sandbox}/openai"),
             ),
+            // The sandbox's Stripe; usage is reported only in tests that also give a key.
+            (
+                "SWITCHBOARD_STRIPE_API_BASE".to_string(),
+                format!("{sandbox}/stripe"),
+            ),
             (
                 "SWITCHBOARD_GHL_WEBHOOK_PUBLIC_KEY".to_string(),
                 sim.ghl_public_key_pem(),

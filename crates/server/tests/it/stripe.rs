@@ -215,3 +215,134 @@ async fn bad_signatures_old_timestamps_and_strangers_change_nothing() {
     }
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_days_usage_is_metered_once_through_failures_and_reruns() {
+    let bridge = Bridge::start_with(&[
+        (
+            "SWITCHBOARD_STRIPE_WEBHOOK_SECRET",
+            sandbox::STRIPE_WEBHOOK_SECRET,
+        ),
+        ("SWITCHBOARD_STRIPE_API_KEY", "sk_test_sandbox"),
+    ])
+    .await;
+    let store = &bridge.test.store;
+    let agency = bridge.location.agency_id.to_string();
+    let checkout = json!({"id": "cs_1", "object": "checkout.session", "mode": "subscription",
+        "customer": "cus_1", "subscription": "sub_1", "client_reference_id": agency});
+    send(&bridge, "checkout.session.completed", checkout, json!({})).await;
+    for from in ["+19998887041", "+19998887042"] {
+        bridge
+            .control(
+                "/sendblue/inbound",
+                json!({"line": crate::bridge::LINE, "from": from, "content": "Hi"}),
+            )
+            .await;
+    }
+    bridge
+        .eventually("both messages in GHL", async |b| {
+            b.ghl_messages().await.len() >= 2
+        })
+        .await;
+
+    // The messages were yesterday's (records moved back a day): a day is reported once
+    // it is over. Today's report sends nothing.
+    sqlx::query("UPDATE messages SET created_at = created_at - $1")
+        .bind(store::repo::DAY_MS)
+        .execute(store.db().writer())
+        .await
+        .unwrap();
+    let today = store.now_ms().div_euclid(store::repo::DAY_MS);
+    let (job, key) = server::jobs::billing_meter::job(today);
+    let mut tx = store.begin().await.unwrap();
+    store
+        .queue()
+        .enqueue_unique(&mut tx, job, &key)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let yesterday = today - 1;
+
+    // Stripe fails for a moment: the job retries and reports each meter once.
+    bridge
+        .control(
+            "/faults",
+            json!({"target": "stripe", "kind": "status", "code": 500, "duration_ms": 1500}),
+        )
+        .await;
+    // (The daily run already queued yesterday's unique job at start, before these
+    // messages were moved: this is the same job kind, run again.)
+    let run = store::queue::NewJob::new("billing_meter", json!({"day": yesterday}));
+    let mut tx = store.begin().await.unwrap();
+    store.queue().enqueue(&mut tx, run).await.unwrap();
+    tx.commit().await.unwrap();
+    let identifier = format!("{agency}:{yesterday}:switchboard_messages");
+
+    let metered = async |b: &Bridge| -> Vec<Value> {
+        b.get("/stripe/meter_events")
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    bridge
+        .eventually_within(
+            "the day's messages to be metered",
+            std::time::Duration::from_secs(40),
+            async |b| {
+                metered(b)
+                    .await
+                    .iter()
+                    .any(|e| e["identifier"] == identifier.as_str())
+            },
+        )
+        .await;
+    let events = metered(&bridge).await;
+    let messages = events
+        .iter()
+        .find(|e| e["identifier"] == identifier.as_str())
+        .unwrap();
+    assert_eq!(messages["event_name"], "switchboard_messages");
+    assert_eq!(messages["payload"]["stripe_customer_id"], "cus_1");
+    assert_eq!(messages["payload"]["value"], "2");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["event_name"] != "switchboard_ai_replies"),
+        "no AI replies, no event"
+    );
+
+    // A rerun (as after a crash mid-send) sends the same identifiers: still one each.
+    let rerun = store::queue::NewJob::new("billing_meter", json!({"day": yesterday}));
+    let mut tx = store.begin().await.unwrap();
+    store.queue().enqueue(&mut tx, rerun).await.unwrap();
+    tx.commit().await.unwrap();
+    bridge
+        .eventually("the rerun to finish", async |_| {
+            crate::bridge::jobs_of(store, "billing_meter")
+                .await
+                .iter()
+                .all(|(state, _)| state == "done")
+        })
+        .await;
+    let after = metered(&bridge).await;
+    assert_eq!(after.len(), events.len(), "{after:?}");
+    let posts = bridge
+        .get("/stripe/requests")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["body"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("switchboard_messages")
+        })
+        .count();
+    assert!(
+        posts >= 2,
+        "the rerun did post again ({posts}), Stripe kept one"
+    );
+    bridge.stop().await;
+}

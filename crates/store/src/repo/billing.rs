@@ -152,6 +152,25 @@ impl Store {
             .transpose()
     }
 
+    /// Every agency linked to a Stripe customer, with that customer: whose usage is
+    /// reported to Stripe. For the metering job, which then scopes to each.
+    pub async fn billed_agencies(&self) -> Result<Vec<(super::Agency, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.name, a.ghl_company_id, a.status, a.created_at, b.stripe_customer_id \
+             FROM agencies a JOIN agency_billing b ON b.agency_id = a.id ORDER BY a.id",
+        )
+        .fetch_all(self.db().reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    super::Agency::from_row(row)?,
+                    row.try_get("stripe_customer_id")?,
+                ))
+            })
+            .collect()
+    }
+
     /// The scope's agency's billing, if it was ever linked to Stripe.
     pub async fn agency_billing(
         &self,
